@@ -1,0 +1,425 @@
+// The only pybind11 file: checks shapes and dtypes once, releases the GIL
+// around native work, and turns C++ errors into Python exceptions.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "kernels.h"
+#include "network.h"
+
+namespace py = pybind11;
+using namespace fastmlp;
+
+namespace {
+
+template <typename T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+Isa isa_from_name(const std::string& name) {
+  for (Isa isa : {Isa::reference, Isa::baseline, Isa::avx2, Isa::avx512})
+    if (name == isa_name(isa)) return isa;
+  throw py::value_error("unknown instruction set '" + name +
+                        "': expected one of reference, baseline, avx2, avx512");
+}
+
+// C = op(A) op(B) in float32 through the dispatch point (or a named ISA).
+py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
+                            py::array_t<float, py::array::c_style> B, bool trans_a,
+                            bool trans_b, const std::string& isa_request) {
+  if (A.ndim() != 2 || B.ndim() != 2)
+    throw py::value_error("gemm expects 2-D arrays, got A.ndim=" + std::to_string(A.ndim()) +
+                          " and B.ndim=" + std::to_string(B.ndim()));
+  const int64_t M = trans_a ? A.shape(1) : A.shape(0);
+  const int64_t K = trans_a ? A.shape(0) : A.shape(1);
+  const int64_t Kb = trans_b ? B.shape(1) : B.shape(0);
+  const int64_t Nc = trans_b ? B.shape(0) : B.shape(1);
+  if (K != Kb)
+    throw py::value_error("gemm inner dimensions differ: op(A) has " + std::to_string(K) +
+                          " columns but op(B) has " + std::to_string(Kb) + " rows");
+  Isa isa = isa_request.empty() ? active_isa() : isa_from_name(isa_request);
+  if (!isa_supported(isa))
+    throw py::value_error(std::string("instruction set '") + isa_name(isa) +
+                          "' is not supported by this CPU");
+  py::array_t<float> C({M, Nc});
+  const float* a = A.data();
+  const float* b = B.data();
+  float* c = C.mutable_data();
+  const int64_t lda = A.shape(1), ldb = B.shape(1);
+  {
+    py::gil_scoped_release release;
+    switch (isa) {
+      case Isa::reference: gemm_reference<float>(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f); break;
+      case Isa::baseline: sgemm_baseline(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f); break;
+#ifdef FASTMLP_X86
+      case Isa::avx2: sgemm_avx2(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f); break;
+      case Isa::avx512: sgemm_avx512(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f); break;
+#endif
+      default: sgemm_baseline(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f); break;
+    }
+  }
+  return C;
+}
+
+}  // namespace
+
+void bind_network(py::module_& m);
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fastmlp native core";
+
+  m.def("gemm", &ops_gemm, py::arg("A"), py::arg("B"), py::arg("trans_a") = false,
+        py::arg("trans_b") = false, py::arg("isa") = "",
+        "C = op(A) @ op(B) in float32; isa='' uses the active instruction set.");
+  m.def("active_isa", [] { return std::string(isa_name(active_isa())); });
+  m.def("best_isa", [] { return std::string(isa_name(best_supported_isa())); });
+  m.def("supported_isas", [] {
+    std::vector<std::string> names;
+    for (Isa isa : {Isa::reference, Isa::baseline, Isa::avx2, Isa::avx512})
+      if (isa_supported(isa)) names.emplace_back(isa_name(isa));
+    return names;
+  });
+  m.def("set_isa", [](const std::string& name) {
+    Isa isa = isa_from_name(name);
+    if (!isa_supported(isa))
+      throw py::value_error("instruction set '" + name + "' is not supported by this CPU");
+    set_isa(isa);
+  });
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw py::value_error("number of threads must be >= 1, got " + std::to_string(n));
+    set_num_threads(n);
+  });
+#ifdef _OPENMP
+  m.attr("has_openmp") = true;
+#else
+  m.attr("has_openmp") = false;
+#endif
+  bind_network(m);
+}
+
+// ------------------------------------------------------------------ Network
+
+namespace {
+
+const std::vector<std::pair<std::string, Act>>& activation_names() {
+  static const std::vector<std::pair<std::string, Act>> names = {
+      {"identity", Act::identity}, {"step", Act::step},       {"sigmoid", Act::sigmoid},
+      {"tanh", Act::tanh},         {"relu", Act::relu},       {"leaky_relu", Act::leaky_relu},
+      {"softplus", Act::softplus}, {"softmax", Act::softmax}};
+  return names;
+}
+
+const std::vector<std::pair<std::string, Loss>>& loss_names() {
+  static const std::vector<std::pair<std::string, Loss>> names = {
+      {"squared_error", Loss::squared_error},
+      {"binary_cross_entropy", Loss::binary_cross_entropy},
+      {"categorical_cross_entropy", Loss::categorical_cross_entropy},
+      {"perceptron", Loss::perceptron}};
+  return names;
+}
+
+const std::vector<std::pair<std::string, Optim>>& optimizer_names() {
+  static const std::vector<std::pair<std::string, Optim>> names = {
+      {"sgd", Optim::sgd}, {"momentum", Optim::momentum}, {"nesterov", Optim::nesterov},
+      {"adam", Optim::adam}};
+  return names;
+}
+
+template <typename E>
+E lookup(const std::vector<std::pair<std::string, E>>& table, const std::string& name,
+         const char* what) {
+  std::string options;
+  for (const auto& entry : table) {
+    if (entry.first == name) return entry.second;
+    options += (options.empty() ? "" : ", ") + entry.first;
+  }
+  throw py::value_error(std::string("unknown ") + what + " '" + name + "': expected one of " +
+                        options);
+}
+
+template <typename E>
+std::string name_of(const std::vector<std::pair<std::string, E>>& table, E value) {
+  for (const auto& entry : table)
+    if (entry.second == value) return entry.first;
+  return "?";
+}
+
+template <typename T>
+const char* dtype_name() {
+  return sizeof(T) == 4 ? "float32" : "float64";
+}
+
+std::string shape_string(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t d = 0; d < a.ndim(); ++d)
+    s += (d ? ", " : "") + std::to_string(a.shape(d));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// The boundary check: the Python layer converts, this only verifies, so a
+// wrong array never reaches a kernel.
+template <typename T>
+py::array_t<T> require_array(const py::array& a, const char* name, int ndim, int64_t rows,
+                             int64_t cols) {
+  if (!py::isinstance<py::array_t<T>>(a) || a.dtype().kind() != 'f' ||
+      a.dtype().itemsize() != static_cast<py::ssize_t>(sizeof(T)))
+    throw py::type_error(std::string(name) + " must be a " + dtype_name<T>() +
+                         " array, got dtype " + py::str(a.dtype()).cast<std::string>());
+  if (a.ndim() != ndim)
+    throw py::value_error(std::string(name) + " must be " + std::to_string(ndim) +
+                          "-D, got shape " + shape_string(a));
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(name) + " must be C-contiguous");
+  if (rows >= 0 && a.shape(0) != rows)
+    throw py::value_error(std::string(name) + " must have " + std::to_string(rows) +
+                          " rows, got shape " + shape_string(a));
+  if (ndim == 2 && cols >= 0 && a.shape(1) != cols)
+    throw py::value_error(std::string(name) + " must have " + std::to_string(cols) +
+                          " columns, got shape " + shape_string(a));
+  return py::reinterpret_borrow<py::array_t<T>>(a);
+}
+
+template <typename T>
+const T* optional_weights(const std::optional<py::array>& w, int64_t rows,
+                          std::optional<py::array_t<T>>& keep) {
+  if (!w.has_value() || w->is_none()) return nullptr;
+  keep = require_array<T>(*w, "sample_weight", 1, rows, -1);
+  return keep->data();
+}
+
+// Between batches, at most every 20 ms: take the GIL and let Python run its
+// signal handlers. A raised exception (KeyboardInterrupt) stops the epoch and
+// is re-raised once the epoch has ended cleanly.
+class SignalWatch {
+ public:
+  bool should_stop() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(20)) return false;
+    last_ = now;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) {
+      error_.emplace();
+      return true;
+    }
+    return false;
+  }
+  void rethrow() {
+    if (error_) throw std::move(*error_);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  std::optional<py::error_already_set> error_;
+};
+
+template <typename T>
+std::unique_lock<std::mutex> lock_for_training(Network<T>& net) {
+  std::unique_lock<std::mutex> lock(net.train_mutex(), std::try_to_lock);
+  if (!lock.owns_lock())
+    throw std::runtime_error(
+        "this model is already being trained in another thread; wait for that fit to end");
+  return lock;
+}
+
+template <typename T>
+py::array_t<T> buffer_view(std::vector<T>& buffer, py::handle owner) {
+  return py::array_t<T>({static_cast<py::ssize_t>(buffer.size())}, {sizeof(T)},
+                        buffer.data(), owner);
+}
+
+template <typename T>
+void bind_network_class(py::module_& m, const char* class_name) {
+  using Net = Network<T>;
+  py::class_<Net>(m, class_name)
+      .def(py::init([](std::vector<int64_t> sizes, std::vector<std::string> activations,
+                       const std::string& loss, double slope) {
+             if (sizes.size() < 2)
+               throw py::value_error("a network needs at least 2 sizes (inputs, outputs), got " +
+                                     std::to_string(sizes.size()));
+             for (int64_t s : sizes)
+               if (s < 1)
+                 throw py::value_error("every layer size must be >= 1, got " + std::to_string(s));
+             if (activations.size() != sizes.size() - 1)
+               throw py::value_error("expected " + std::to_string(sizes.size() - 1) +
+                                     " activations (one per layer), got " +
+                                     std::to_string(activations.size()));
+             std::vector<Act> acts;
+             for (size_t l = 0; l < activations.size(); ++l) {
+               acts.push_back(lookup(activation_names(), activations[l], "activation"));
+               if (acts.back() == Act::softmax && l + 1 != activations.size())
+                 throw py::value_error("softmax is only available on the output layer");
+             }
+             const Loss loss_kind = lookup(loss_names(), loss, "loss");
+             const Act out = acts.back();
+             const bool consistent =
+                 (loss_kind == Loss::categorical_cross_entropy && out == Act::softmax) ||
+                 (loss_kind == Loss::binary_cross_entropy && out == Act::sigmoid) ||
+                 (loss_kind == Loss::perceptron && out == Act::step) ||
+                 (loss_kind == Loss::squared_error && out != Act::softmax && out != Act::step);
+             if (!consistent)
+               throw py::value_error("loss '" + loss + "' does not go with output activation '" +
+                                     activations.back() +
+                                     "': use softmax with categorical_cross_entropy, sigmoid "
+                                     "with binary_cross_entropy, step with perceptron, or an "
+                                     "elementwise activation with squared_error");
+             return std::make_unique<Net>(sizes, acts, loss_kind, static_cast<T>(slope));
+           }),
+           py::arg("sizes"), py::arg("activations"), py::arg("loss"), py::arg("slope") = 0.01)
+      .def_property_readonly("sizes", [](const Net& n) { return n.sizes(); })
+      .def_property_readonly("activations",
+                             [](const Net& n) {
+                               std::vector<std::string> out;
+                               for (Act a : n.activations())
+                                 out.push_back(name_of(activation_names(), a));
+                               return out;
+                             })
+      .def_property_readonly("loss_name",
+                             [](const Net& n) { return name_of(loss_names(), n.loss_kind()); })
+      .def_property_readonly("slope", [](const Net& n) { return double(n.slope()); })
+      .def_property_readonly("num_params", &Net::num_params)
+      .def("w_offset", &Net::w_offset)
+      .def("b_offset", &Net::b_offset)
+      .def_property_readonly("params",
+                             [](py::object self) {
+                               return buffer_view<T>(self.cast<Net&>().params(), self);
+                             })
+      .def_property_readonly("grads",
+                             [](py::object self) {
+                               return buffer_view<T>(self.cast<Net&>().grads(), self);
+                             })
+      .def("optimizer_state",
+           [](py::object self, int which) {
+             if (which != 0 && which != 1)
+               throw py::value_error("optimizer_state index must be 0 or 1");
+             return buffer_view<T>(self.cast<Net&>().optimizer_state(which), self);
+           })
+      .def_property("step_count", &Net::step_count, &Net::set_step_count)
+      .def("reset_optimizer", &Net::reset_optimizer)
+      .def("predict",
+           [](const Net& net, const py::array& X_in) {
+             auto X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));
+             const int64_t N = X.shape(0);
+             py::array_t<T> out({N, net.fan_out(net.num_layers() - 1)});
+             const T* x = X.data();
+             T* o = out.mutable_data();
+             {
+               py::gil_scoped_release release;
+               if (N > 0) net.predict(o, x, N);
+             }
+             return out;
+           })
+      .def("forward_all",
+           [](const Net& net, const py::array& X_in) {
+             auto X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));
+             const int64_t N = X.shape(0);
+             py::list zs, as;
+             std::vector<T*> zp, ap;
+             for (int64_t l = 0; l < net.num_layers(); ++l) {
+               py::array_t<T> z({N, net.fan_out(l)}), a({N, net.fan_out(l)});
+               zp.push_back(z.mutable_data());
+               ap.push_back(a.mutable_data());
+               zs.append(z);
+               as.append(a);
+             }
+             const T* x = X.data();
+             {
+               py::gil_scoped_release release;
+               if (N > 0) net.forward_all(zp, ap, x, N);
+             }
+             return py::make_tuple(zs, as);
+           })
+      .def(
+          "loss",
+          [](const Net& net, const py::array& X_in, const py::array& Y_in,
+             std::optional<py::array> w_in, double l2) {
+            auto X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));
+            const int64_t N = X.shape(0);
+            if (N == 0) throw py::value_error("loss needs at least one row, got 0");
+            auto Y = require_array<T>(Y_in, "Y", 2, N, net.fan_out(net.num_layers() - 1));
+            std::optional<py::array_t<T>> keep;
+            const T* w = optional_weights<T>(w_in, N, keep);
+            py::gil_scoped_release release;
+            return net.loss(X.data(), Y.data(), w, N, static_cast<T>(l2));
+          },
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
+          py::arg("l2") = 0.0)
+      .def(
+          "gradients",
+          [](Net& net, const py::array& X_in, const py::array& Y_in,
+             std::optional<py::array> w_in, double l2) {
+            auto X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));
+            const int64_t N = X.shape(0);
+            if (N == 0) throw py::value_error("gradients need at least one row, got 0");
+            auto Y = require_array<T>(Y_in, "Y", 2, N, net.fan_out(net.num_layers() - 1));
+            std::optional<py::array_t<T>> keep;
+            const T* w = optional_weights<T>(w_in, N, keep);
+            auto lock = lock_for_training(net);
+            py::gil_scoped_release release;
+            return net.gradients(X.data(), Y.data(), w, N, static_cast<T>(l2));
+          },
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
+          py::arg("l2") = 0.0)
+      .def(
+          "train_epoch",
+          [](Net& net, const py::array& X_in, const py::array& Y_in,
+             std::optional<py::array> w_in,
+             py::array_t<int64_t, py::array::c_style | py::array::forcecast> order,
+             int64_t batch_size, const std::string& optimizer, double learning_rate,
+             double momentum, double beta_1, double beta_2, double epsilon, double l2) {
+            auto X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));
+            const int64_t N = X.shape(0);
+            auto Y = require_array<T>(Y_in, "Y", 2, N, net.fan_out(net.num_layers() - 1));
+            std::optional<py::array_t<T>> keep;
+            const T* w = optional_weights<T>(w_in, N, keep);
+            if (order.ndim() != 1)
+              throw py::value_error("order must be 1-D, got shape " + shape_string(order));
+            const int64_t* idx = order.data();
+            for (int64_t i = 0; i < order.shape(0); ++i)
+              if (idx[i] < 0 || idx[i] >= N)
+                throw py::value_error("order holds row " + std::to_string(idx[i]) +
+                                      ", outside [0, " + std::to_string(N) + ")");
+            if (batch_size < 1)
+              throw py::value_error("batch_size must be >= 1, got " + std::to_string(batch_size));
+            OptimConfig cfg;
+            cfg.kind = lookup(optimizer_names(), optimizer, "optimizer");
+            cfg.learning_rate = learning_rate;
+            cfg.momentum = momentum;
+            cfg.beta_1 = beta_1;
+            cfg.beta_2 = beta_2;
+            cfg.epsilon = epsilon;
+            auto lock = lock_for_training(net);
+            SignalWatch watch;
+            EpochResult r;
+            {
+              py::gil_scoped_release release;
+              r = net.train_epoch(X.data(), Y.data(), w, idx, order.shape(0), batch_size, cfg,
+                                  static_cast<T>(l2), [&watch] { return watch.should_stop(); });
+            }
+            watch.rethrow();
+            py::dict out;
+            out["status"] = r.status == EpochStatus::completed     ? "completed"
+                            : r.status == EpochStatus::interrupted ? "interrupted"
+                                                                   : "non_finite";
+            out["loss"] = r.loss;
+            out["rows"] = r.rows;
+            out["batches"] = r.batches;
+            out["failed_batch"] = r.failed_batch;
+            return out;
+          },
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("order"),
+          py::arg("batch_size"), py::arg("optimizer") = "sgd", py::arg("learning_rate") = 0.01,
+          py::arg("momentum") = 0.9, py::arg("beta_1") = 0.9, py::arg("beta_2") = 0.999,
+          py::arg("epsilon") = 1e-8, py::arg("l2") = 0.0);
+}
+
+}  // namespace
+
+void bind_network(py::module_& m) {
+  bind_network_class<float>(m, "NetworkF32");
+  bind_network_class<double>(m, "NetworkF64");
+}

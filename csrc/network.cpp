@@ -1,0 +1,266 @@
+// Network: forward, backward and the training loop over flat buffers.
+#include "network.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace fastmlp {
+namespace {
+
+// C[N,O] = beta C + A[N,I] W[I,O]
+template <typename T>
+void dense_forward(T* out, const T* in, const T* W, int64_t N, int64_t I, int64_t O) {
+  gemm<T>(out, O, in, I, false, W, O, false, N, O, I, T(0));
+}
+
+// db[O] = column sums of delta[N,O]
+template <typename T>
+void bias_backward(T* db, const T* delta, int64_t N, int64_t O) {
+  std::fill(db, db + O, T(0));
+  for (int64_t n = 0; n < N; ++n) {
+    const T* row = delta + n * O;
+    for (int64_t o = 0; o < O; ++o) db[o] += row[o];
+  }
+}
+
+// Rows [first, first + count) of `order` are consecutive indices, so the
+// batch can be read in place instead of gathered.
+bool is_consecutive(const int64_t* order, int64_t count) {
+  for (int64_t i = 1; i < count; ++i)
+    if (order[i] != order[0] + i) return false;
+  return true;
+}
+
+template <typename T>
+void gather_rows(T* dst, const T* src, const int64_t* rows, int64_t count, int64_t width) {
+  for (int64_t r = 0; r < count; ++r)
+    std::memcpy(dst + r * width, src + rows[r] * width, sizeof(T) * width);
+}
+
+constexpr int64_t kPredictChunkRows = 2048;  // bounds predict's scratch memory
+
+}  // namespace
+
+template <typename T>
+Network<T>::Network(std::vector<int64_t> sizes, std::vector<Act> acts, Loss loss, T slope)
+    : sizes_(std::move(sizes)), acts_(std::move(acts)), loss_(loss), slope_(slope) {
+  int64_t offset = 0;
+  for (int64_t l = 0; l < num_layers(); ++l) {
+    w_offset_.push_back(offset);
+    offset += fan_in(l) * fan_out(l) + fan_out(l);
+  }
+  for (int64_t s : sizes_) max_width_ = std::max(max_width_, s);
+  params_.assign(offset, T(0));
+  grads_.assign(offset, T(0));
+  state_m_.assign(offset, T(0));
+  state_v_.assign(offset, T(0));
+}
+
+template <typename T>
+void Network<T>::reset_optimizer() {
+  std::fill(state_m_.begin(), state_m_.end(), T(0));
+  std::fill(state_v_.begin(), state_v_.end(), T(0));
+  step_count_ = 0;
+}
+
+template <typename T>
+void Network<T>::ensure_scratch(int64_t rows) {
+  if (rows <= scratch_rows_) return;
+  scratch_rows_ = rows;
+  x_batch_.resize(rows * fan_in(0));
+  y_batch_.resize(rows * fan_out(num_layers() - 1));
+  w_batch_.resize(rows);
+  acts_buf_.resize(num_layers());
+  for (int64_t l = 0; l < num_layers(); ++l) acts_buf_[l].resize(rows * fan_out(l));
+  delta_a_.resize(rows * max_width_);
+  delta_b_.resize(rows * max_width_);
+}
+
+template <typename T>
+void Network<T>::predict(T* out, const T* X, int64_t N) const {
+  const int64_t L = num_layers();
+  const int64_t chunk = std::min(N, kPredictChunkRows);
+  std::vector<T> ping(chunk * max_width_), pong(chunk * max_width_);
+  const int64_t O_last = fan_out(L - 1);
+  for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+    const int64_t rows = std::min(chunk, N - n0);
+    const T* in = X + n0 * fan_in(0);
+    for (int64_t l = 0; l < L; ++l) {
+      T* dst = l == L - 1 ? out + n0 * O_last : (l % 2 == 0 ? ping.data() : pong.data());
+      const T* W = params_.data() + w_offset(l);
+      dense_forward(dst, in, W, rows, fan_in(l), fan_out(l));
+      bias_activation_forward<T>(dst, params_.data() + b_offset(l), rows, fan_out(l),
+                                 acts_[l], slope_);
+      in = dst;
+    }
+  }
+}
+
+template <typename T>
+void Network<T>::forward_all(const std::vector<T*>& z, const std::vector<T*>& a,
+                             const T* X, int64_t N) const {
+  const T* in = X;
+  for (int64_t l = 0; l < num_layers(); ++l) {
+    const int64_t O = fan_out(l);
+    dense_forward(z[l], in, params_.data() + w_offset(l), N, fan_in(l), O);
+    bias_activation_forward<T>(z[l], params_.data() + b_offset(l), N, O, Act::identity,
+                               slope_);
+    std::memcpy(a[l], z[l], sizeof(T) * N * O);
+    bias_activation_forward<T>(a[l], nullptr, N, O, acts_[l], slope_);
+    in = a[l];
+  }
+}
+
+template <typename T>
+double Network<T>::l2_penalty(T l2) const {
+  if (l2 == T(0)) return 0;
+  double sum = 0;
+  for (int64_t l = 0; l < num_layers(); ++l) {
+    const T* W = params_.data() + w_offset(l);
+    for (int64_t i = 0; i < fan_in(l) * fan_out(l); ++i) sum += double(W[i]) * W[i];
+  }
+  return 0.5 * double(l2) * sum;
+}
+
+template <typename T>
+double Network<T>::loss(const T* X, const T* Y, const T* w, int64_t N, T l2) const {
+  const int64_t L = num_layers();
+  const int64_t O_last = fan_out(L - 1);
+  // Forward to the output layer's z, then the loss on it.
+  std::vector<T> logits(N * O_last);
+  std::vector<std::vector<T>> hidden(L);
+  const T* in = X;
+  for (int64_t l = 0; l < L; ++l) {
+    T* dst = l == L - 1 ? logits.data() : (hidden[l].resize(N * fan_out(l)), hidden[l].data());
+    dense_forward(dst, in, params_.data() + w_offset(l), N, fan_in(l), fan_out(l));
+    bias_activation_forward<T>(dst, params_.data() + b_offset(l), N, fan_out(l),
+                               l == L - 1 ? Act::identity : acts_[l], slope_);
+    in = dst;
+  }
+  const T scale = T(1) / T(N);
+  const double data_loss = loss_forward<T>(logits.data(), logits.data(), Y, w, N, O_last,
+                                           loss_, acts_[L - 1], slope_, scale);
+  return data_loss + l2_penalty(l2) / double(N);
+}
+
+// Forward, fused output loss, backward; fills grads_, returns the batch loss.
+template <typename T>
+double Network<T>::forward_backward(const T* X, const T* Y, const T* w, int64_t N, T l2) {
+  const int64_t L = num_layers();
+  const T* in = X;
+  for (int64_t l = 0; l < L; ++l) {
+    T* dst = acts_buf_[l].data();
+    dense_forward(dst, in, params_.data() + w_offset(l), N, fan_in(l), fan_out(l));
+    // The output layer stops at z: the loss kernel applies its activation.
+    bias_activation_forward<T>(dst, params_.data() + b_offset(l), N, fan_out(l),
+                               l == L - 1 ? Act::identity : acts_[l], slope_);
+    in = dst;
+  }
+  const T scale = T(1) / T(N);
+  T* delta = delta_a_.data();
+  T* spare = delta_b_.data();
+  T* out = acts_buf_[L - 1].data();
+  const double data_loss = loss_forward_backward<T>(out, delta, out, Y, w, N, fan_out(L - 1),
+                                                    loss_, acts_[L - 1], slope_, scale);
+
+  for (int64_t l = L - 1; l >= 0; --l) {
+    const int64_t I = fan_in(l), O = fan_out(l);
+    const T* a_prev = l == 0 ? X : acts_buf_[l - 1].data();
+    const T* W = params_.data() + w_offset(l);
+    T* dW = grads_.data() + w_offset(l);
+    // dW[I,O] = a_prev^T[I,N] delta[N,O]
+    gemm<T>(dW, O, a_prev, I, true, delta, O, false, I, O, N, T(0));
+    if (l2 != T(0)) {
+      const T c = l2 * scale;
+      for (int64_t i = 0; i < I * O; ++i) dW[i] += c * W[i];
+    }
+    bias_backward(grads_.data() + b_offset(l), delta, N, O);
+    if (l > 0) {
+      // da_prev[N,I] = delta[N,O] W^T[O,I], then through g'(a_prev)
+      gemm<T>(spare, I, delta, O, false, W, O, true, N, I, O, T(0));
+      activation_backward<T>(spare, spare, a_prev, N * I, acts_[l - 1], slope_);
+      std::swap(delta, spare);
+    }
+  }
+  return data_loss + l2_penalty(l2) * double(scale);
+}
+
+template <typename T>
+double Network<T>::gradients(const T* X, const T* Y, const T* w, int64_t N, T l2) {
+  ensure_scratch(N);
+  return forward_backward(X, Y, w, N, l2);
+}
+
+template <typename T>
+bool Network<T>::params_finite() const {
+  for (T p : params_)
+    if (!std::isfinite(p)) return false;
+  return true;
+}
+
+template <typename T>
+EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const int64_t* order,
+                                    int64_t n_order, int64_t batch_size,
+                                    const OptimConfig& cfg, T l2, const StopCheck& stop) {
+  EpochResult result;
+  if (n_order <= 0) return result;
+  batch_size = std::max<int64_t>(1, std::min(batch_size, n_order));
+  ensure_scratch(batch_size);
+  backup_params_ = params_;
+  backup_m_ = state_m_;
+  backup_v_ = state_v_;
+  const int64_t backup_step = step_count_;
+
+  const int64_t I = fan_in(0), O = fan_out(num_layers() - 1);
+  double total = 0;
+  int64_t batch_index = 0;
+  for (int64_t start = 0; start < n_order; start += batch_size, ++batch_index) {
+    if (stop && stop()) {
+      result.status = EpochStatus::interrupted;
+      break;
+    }
+    const int64_t rows = std::min(batch_size, n_order - start);
+    const int64_t* idx = order + start;
+    const T *xb, *yb, *wb = nullptr;
+    if (is_consecutive(idx, rows)) {
+      xb = X + idx[0] * I;
+      yb = Y + idx[0] * O;
+      wb = w != nullptr ? w + idx[0] : nullptr;
+    } else {
+      gather_rows(x_batch_.data(), X, idx, rows, I);
+      gather_rows(y_batch_.data(), Y, idx, rows, O);
+      if (w != nullptr) {
+        for (int64_t r = 0; r < rows; ++r) w_batch_[r] = w[idx[r]];
+        wb = w_batch_.data();
+      }
+      xb = x_batch_.data();
+      yb = y_batch_.data();
+    }
+    const double batch_loss = forward_backward(xb, yb, wb, rows, l2);
+    if (!std::isfinite(batch_loss)) {
+      result.status = EpochStatus::non_finite;
+      result.failed_batch = batch_index;
+      break;
+    }
+    ++step_count_;
+    optimizer_update<T>(params_.data(), state_m_.data(), state_v_.data(), grads_.data(),
+                        num_params(), cfg, step_count_);
+    total += batch_loss * double(rows);
+    result.rows += rows;
+    ++result.batches;
+  }
+  if (result.status == EpochStatus::non_finite && !params_finite()) {
+    params_ = backup_params_;
+    state_m_ = backup_m_;
+    state_v_ = backup_v_;
+    step_count_ = backup_step;
+  }
+  result.loss = result.rows > 0 ? total / double(result.rows) : 0.0;
+  return result;
+}
+
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace fastmlp

@@ -1,0 +1,1 @@
+"""fastmlp: fast CPU training of perceptrons, logistic regression and MLPs."""
