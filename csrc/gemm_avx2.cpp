@@ -1,0 +1,45 @@
+// AVX2 + FMA float32 GEMM: the packed driver of gemm_packed.h over 8-lane ymm
+// vectors. Compiled with -mavx2 -mfma (only this file).
+#include <immintrin.h>
+
+#include "gemm_packed.h"
+
+namespace fastmlp {
+namespace {
+
+// Micro-tiles: 6 x 16 (12 accumulators) and 12 x 8 for narrow outputs; with
+// two B vectors and one broadcast that fills 15 of the 16 ymm registers.
+struct VecAvx2 {
+  using Reg = __m256;
+  using Mask = __m256i;
+  static constexpr int kLanes = 8;
+  static constexpr int kRows1 = 12;
+  static constexpr int kRows2 = 6;
+  static Reg zero() { return _mm256_setzero_ps(); }
+  static Reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static Reg maskload(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
+  static void maskstore(float* p, Mask m, Reg v) { _mm256_maskstore_ps(p, m, v); }
+  static Reg bcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
+  static float hsum(Reg v) {
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+  }
+  // Lane l is valid when l < n (the sign bit of each 32-bit lane selects it).
+  static Mask mask_for(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+};
+
+}  // namespace
+
+void sgemm_avx2(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
+                int64_t K, float beta) {
+  sgemm_packed<VecAvx2>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
+}
+
+}  // namespace fastmlp

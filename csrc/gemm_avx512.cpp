@@ -1,0 +1,46 @@
+// AVX-512 float32 GEMM: the packed driver of gemm_packed.h over 16-lane zmm
+// vectors. Compiled with -mavx512f -mavx512vl -mavx512dq -mfma (only this file).
+#include <immintrin.h>
+
+#include "gemm_packed.h"
+
+namespace fastmlp {
+namespace {
+
+// Micro-tiles: 12 x 32 (24 accumulators) and 24 x 16 for narrow outputs; the
+// broadcasts fold into the FMAs as {1to16} memory operands, so 32 zmm
+// registers leave room to spare.
+struct VecAvx512 {
+  using Reg = __m512;
+  using Mask = __mmask16;
+  static constexpr int kLanes = 16;
+  static constexpr int kRows1 = 24;
+  static constexpr int kRows2 = 12;
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static Reg maskload(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
+  static void maskstore(float* p, Mask m, Reg v) { _mm512_mask_storeu_ps(p, m, v); }
+  static Reg bcast(const float* p) { return _mm512_set1_ps(*p); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+  static float hsum(Reg v) {
+    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+  }
+  static Mask mask_for(int n) {
+    return n >= 16 ? Mask(0xFFFF) : n <= 0 ? Mask(0) : Mask((1u << n) - 1);
+  }
+};
+
+}  // namespace
+
+void sgemm_avx512(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                  const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
+                  int64_t K, float beta) {
+  sgemm_packed<VecAvx512>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
+}
+
+}  // namespace fastmlp

@@ -1,0 +1,390 @@
+// The packed float32 GEMM driver, written once over a small vector-ops policy V
+// and instantiated by each ISA file (gemm_avx2.cpp, gemm_avx512.cpp) under its
+// own compiler flags. Everything here has internal linkage (anonymous
+// namespace), so the AVX-512 and AVX2 copies never merge at link time.
+//
+// Policy V provides:
+//   Reg, Mask, kLanes, kRows1, kRows2 (micro-tile rows for 1 and 2 vectors of
+//   columns), zero, load, maskload, store, maskstore, bcast, fma, add,
+//   mask_for(n valid lanes), hsum.
+//
+// Scheme (BLIS-like, simplified for MLP layer sizes):
+//   * op(B) is packed once per call into NR-wide slivers [k][NR], zero-padded,
+//     unless it is not transposed and few row tiles will reuse it (then the
+//     micro-kernel reads B in place with row stride ldb).
+//   * Each MR x K panel of op(A) is packed by the thread that uses it, into a
+//     thread_local buffer [k][mr], and reused across the column slivers.
+//   * The micro-kernel walks the whole K for one MR x NR tile, so every C
+//     element is one ascending-k FMA chain: no K split, results do not depend
+//     on the thread count. L2 bandwidth easily feeds MR >= 6 rows per B load.
+//   * Threads take disjoint (row tile, column group) items of C.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace fastmlp {
+namespace {
+
+// Multiply-adds below which a second thread costs more (fork/join ~ microseconds)
+// than it saves.
+constexpr int64_t kMinParallelMacs = int64_t(1) << 18;
+
+// ------------------------------------------------------------------ micro-kernel
+// C[MR, NV*L] (+)= A_panel[MR, K] B_sliver[K, NV*L]
+// a(i,k) = a[k*a_step + i], b(k,j) = b[k*b_step + j].
+// kEdge: only `ncols` columns are valid (masked stores);
+// kMaskLoad: B is read in place, so its loads must be masked too.
+template <class V, int MR, int NV, bool kEdge, bool kMaskLoad>
+void micro_tile(float* c, int64_t ldc, const float* a, int64_t a_step, const float* b,
+                int64_t b_step, int64_t K, int ncols, bool accumulate) {
+  using Reg = typename V::Reg;
+  constexpr int L = V::kLanes;
+  typename V::Mask mask[NV];
+  for (int j = 0; j < NV; ++j) mask[j] = V::mask_for(ncols - j * L);
+
+  Reg acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+
+  for (int64_t k = 0; k < K; ++k) {
+    Reg bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      bv[j] = kMaskLoad ? V::maskload(b + j * L, mask[j]) : V::load(b + j * L);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const Reg av = V::bcast(a + i);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+    }
+    a += a_step;
+    b += b_step;
+  }
+
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    float* ci = c + i * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      Reg r = acc[i][j];
+      if (kEdge) {
+        if (accumulate) r = V::add(r, V::maskload(ci + j * L, mask[j]));
+        V::maskstore(ci + j * L, mask[j], r);
+      } else {
+        if (accumulate) r = V::add(r, V::load(ci + j * L));
+        V::store(ci + j * L, r);
+      }
+    }
+  }
+}
+
+using TileFn = void (*)(float*, int64_t, const float*, int64_t, const float*, int64_t,
+                        int64_t, int, bool);
+
+// Tile kernels indexed by row count - 1, so edge rows run an exact-height
+// kernel instead of computing padding.
+template <class V, int NV, bool kEdge, bool kMaskLoad, int... I>
+constexpr std::array<TileFn, sizeof...(I)> tile_table(std::integer_sequence<int, I...>) {
+  return {&micro_tile<V, I + 1, NV, kEdge, kMaskLoad>...};
+}
+
+template <class V, int NV>
+struct Tiles {
+  static constexpr int kRows = NV == 1 ? V::kRows1 : V::kRows2;
+  static constexpr auto seq = std::make_integer_sequence<int, kRows>{};
+  static constexpr std::array<TileFn, kRows> full = tile_table<V, NV, false, false>(seq);
+  static constexpr std::array<TileFn, kRows> edge = tile_table<V, NV, true, false>(seq);
+  static constexpr std::array<TileFn, kRows> edge_masked = tile_table<V, NV, true, true>(seq);
+};
+
+// ------------------------------------------------------------------ packing
+// panel[k*NR + j] = op(B)(k, j0 + j) for one sliver, zero beyond Nc.
+inline void pack_b_sliver(float* panel, const float* B, int64_t ldb, bool trans_b,
+                          int64_t j0, int64_t ncols, int64_t NR, int64_t K) {
+  if (!trans_b) {
+    for (int64_t k = 0; k < K; ++k) {
+      float* dst = panel + k * NR;
+      std::memcpy(dst, B + k * ldb + j0, sizeof(float) * ncols);
+      for (int64_t j = ncols; j < NR; ++j) dst[j] = 0.f;
+    }
+    return;
+  }
+  // B is stored Nc x K: read each stored row contiguously, write it down a column.
+  for (int64_t j = 0; j < ncols; ++j) {
+    const float* src = B + (j0 + j) * ldb;
+    for (int64_t k = 0; k < K; ++k) panel[k * NR + j] = src[k];
+  }
+  for (int64_t j = ncols; j < NR; ++j)
+    for (int64_t k = 0; k < K; ++k) panel[k * NR + j] = 0.f;
+}
+
+// panel[k*mr + i] = op(A)(i0 + i, k): the mr values one k step broadcasts sit together.
+inline void pack_a_panel(float* panel, const float* A, int64_t lda, bool trans_a,
+                         int64_t i0, int64_t mr, int64_t K) {
+  if (trans_a) {
+    for (int64_t k = 0; k < K; ++k)
+      std::memcpy(panel + k * mr, A + k * lda + i0, sizeof(float) * mr);
+    return;
+  }
+  for (int64_t i = 0; i < mr; ++i) {
+    const float* src = A + (i0 + i) * lda;
+    for (int64_t k = 0; k < K; ++k) panel[k * mr + i] = src[k];
+  }
+}
+
+// ------------------------------------------------------------------ M == 1
+// c[1, Nc] (+)= a[K] B[K, Nc]: one pass over B rows per block of columns;
+// 64 columns at a time keeps 64/L accumulators in flight.
+template <class V>
+void gemv_rows(float* c, const float* a, const float* B, int64_t ldb, int64_t j_begin,
+               int64_t j_end, int64_t K, bool accumulate) {
+  using Reg = typename V::Reg;
+  constexpr int L = V::kLanes;
+  constexpr int NB = 64 / L;
+  int64_t j = j_begin;
+  for (; j + NB * L <= j_end; j += NB * L) {
+    Reg acc[NB];
+    for (int v = 0; v < NB; ++v) acc[v] = V::zero();
+    const float* b = B + j;
+    for (int64_t k = 0; k < K; ++k, b += ldb) {
+      const Reg av = V::bcast(a + k);
+#pragma GCC unroll 8
+      for (int v = 0; v < NB; ++v) acc[v] = V::fma(av, V::load(b + v * L), acc[v]);
+    }
+    for (int v = 0; v < NB; ++v) {
+      Reg r = acc[v];
+      if (accumulate) r = V::add(r, V::load(c + j + v * L));
+      V::store(c + j + v * L, r);
+    }
+  }
+  for (; j < j_end; j += L) {
+    const auto m = V::mask_for(static_cast<int>(j_end - j));
+    Reg acc = V::zero();
+    const float* b = B + j;
+    for (int64_t k = 0; k < K; ++k, b += ldb)
+      acc = V::fma(V::bcast(a + k), V::maskload(b, m), acc);
+    if (accumulate) acc = V::add(acc, V::maskload(c + j, m));
+    V::maskstore(c + j, m, acc);
+  }
+}
+
+// c[1, Nc] (+)= a[K] B^T where B is stored Nc x K: one dot product per stored
+// row, four rows at a time so each load of `a` feeds four FMAs.
+template <class V>
+void gemv_dots(float* c, const float* a, const float* B, int64_t ldb, int64_t j_begin,
+               int64_t j_end, int64_t K, bool accumulate) {
+  using Reg = typename V::Reg;
+  constexpr int L = V::kLanes;
+  const auto tail = V::mask_for(static_cast<int>(K % L));
+  const int64_t k_full = K - K % L;
+  int64_t j = j_begin;
+  auto finish = [&](int64_t jj, Reg acc) {
+    const float s = V::hsum(acc);
+    c[jj] = accumulate ? c[jj] + s : s;
+  };
+  for (; j + 4 <= j_end; j += 4) {
+    const float* b0 = B + j * ldb;
+    const float* b1 = b0 + ldb;
+    const float* b2 = b1 + ldb;
+    const float* b3 = b2 + ldb;
+    Reg s0 = V::zero(), s1 = V::zero(), s2 = V::zero(), s3 = V::zero();
+    int64_t k = 0;
+    for (; k < k_full; k += L) {
+      const Reg av = V::load(a + k);
+      s0 = V::fma(av, V::load(b0 + k), s0);
+      s1 = V::fma(av, V::load(b1 + k), s1);
+      s2 = V::fma(av, V::load(b2 + k), s2);
+      s3 = V::fma(av, V::load(b3 + k), s3);
+    }
+    if (k < K) {
+      const Reg av = V::maskload(a + k, tail);
+      s0 = V::fma(av, V::maskload(b0 + k, tail), s0);
+      s1 = V::fma(av, V::maskload(b1 + k, tail), s1);
+      s2 = V::fma(av, V::maskload(b2 + k, tail), s2);
+      s3 = V::fma(av, V::maskload(b3 + k, tail), s3);
+    }
+    finish(j, s0);
+    finish(j + 1, s1);
+    finish(j + 2, s2);
+    finish(j + 3, s3);
+  }
+  for (; j < j_end; ++j) {
+    const float* b0 = B + j * ldb;
+    Reg s0 = V::zero();
+    int64_t k = 0;
+    for (; k < k_full; k += L) s0 = V::fma(V::load(a + k), V::load(b0 + k), s0);
+    if (k < K) s0 = V::fma(V::maskload(a + k, tail), V::maskload(b0 + k, tail), s0);
+    finish(j, s0);
+  }
+}
+
+// C[1, Nc] (+)= op(A)[1, K] op(B)[K, Nc]: no packing of B (it is used once).
+template <class V>
+void gemv(float* c, const float* A, int64_t lda, bool trans_a, const float* B, int64_t ldb,
+          bool trans_b, int64_t Nc, int64_t K, bool accumulate) {
+  // A stored K x 1 with a stride: gather it once so the loops read it contiguously.
+  const float* a = A;
+  if (trans_a && lda != 1) {
+    thread_local std::vector<float> gathered;
+    if (static_cast<int64_t>(gathered.size()) < K) gathered.resize(K);
+    for (int64_t k = 0; k < K; ++k) gathered[k] = A[k * lda];
+    a = gathered.data();
+  }
+  const bool parallel = Nc * K >= kMinParallelMacs && Nc >= 128;
+  // Column chunks are multiples of 64, so the split only moves whole blocks
+  // between threads and never changes a sum.
+  const int64_t chunk = 64;
+  const int64_t n_chunks = (Nc + chunk - 1) / chunk;
+  (void)parallel;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t t = 0; t < n_chunks; ++t) {
+    const int64_t j0 = t * chunk, j1 = std::min(Nc, j0 + chunk);
+    if (trans_b)
+      gemv_dots<V>(c, a, B, ldb, j0, j1, K, accumulate);
+    else
+      gemv_rows<V>(c, a, B, ldb, j0, j1, K, accumulate);
+  }
+}
+
+// ------------------------------------------------------------------ driver
+struct GemmArgs {
+  float* C;
+  int64_t ldc;
+  const float* A;
+  int64_t lda;
+  bool trans_a;
+  const float* B;
+  int64_t ldb;
+  bool trans_b;
+  int64_t M, Nc, K;
+  bool accumulate;
+};
+
+// The work of one call, shared by all threads of the region.
+template <class V, int NV>
+struct Plan {
+  static constexpr int MR = Tiles<V, NV>::kRows;
+  static constexpr int NR = NV * V::kLanes;
+  const GemmArgs& g;
+  float* b_packed;  // nullptr: read B in place
+  int64_t n_row_tiles, n_slivers, col_groups;
+
+  const float* sliver(int64_t s, int64_t* step) const {
+    if (b_packed != nullptr) {
+      *step = NR;
+      return b_packed + s * NR * g.K;
+    }
+    *step = g.ldb;
+    return g.B + s * NR;
+  }
+
+  void pack_b(int64_t s) const {
+    const int64_t j0 = s * NR;
+    pack_b_sliver(b_packed + s * NR * g.K, g.B, g.ldb, g.trans_b, j0,
+                  std::min<int64_t>(NR, g.Nc - j0), NR, g.K);
+  }
+
+  // One row tile against a range of column slivers.
+  void run_item(int64_t item, float* a_panel) const {
+    const int64_t rt = item / col_groups, cg = item % col_groups;
+    const int64_t s_begin = cg * n_slivers / col_groups;
+    const int64_t s_end = (cg + 1) * n_slivers / col_groups;
+    const int64_t i0 = rt * MR;
+    const int mr = static_cast<int>(std::min<int64_t>(MR, g.M - i0));
+    pack_a_panel(a_panel, g.A, g.lda, g.trans_a, i0, mr, g.K);
+    for (int64_t s = s_begin; s < s_end; ++s) {
+      const int64_t j0 = s * NR;
+      const int ncols = static_cast<int>(std::min<int64_t>(NR, g.Nc - j0));
+      int64_t b_step;
+      const float* b = sliver(s, &b_step);
+      TileFn fn = ncols == NR            ? Tiles<V, NV>::full[mr - 1]
+                  : b_packed != nullptr  ? Tiles<V, NV>::edge[mr - 1]
+                                         : Tiles<V, NV>::edge_masked[mr - 1];
+      fn(g.C + i0 * g.ldc + j0, g.ldc, a_panel, mr, b, b_step, g.K, ncols, g.accumulate);
+    }
+  }
+};
+
+inline float* grow(std::vector<float>& buf, int64_t n) {
+  if (static_cast<int64_t>(buf.size()) < n) buf.resize(n);
+  return buf.data();
+}
+
+template <class V, int NV>
+void gemm_tiles(const GemmArgs& g) {
+  using P = Plan<V, NV>;
+  const int64_t n_row_tiles = (g.M + P::MR - 1) / P::MR;
+  const int64_t n_slivers = (g.Nc + P::NR - 1) / P::NR;
+  const bool parallel = g.M * g.Nc * g.K >= kMinParallelMacs;
+  const int64_t threads = parallel ? get_num_threads() : 1;
+  // Few row tiles: give each thread a share of the columns as well.
+  const int64_t col_groups =
+      n_row_tiles >= 4 * threads ? 1 : std::min<int64_t>(n_slivers, threads);
+  // B read in place when it is not transposed and few row tiles reuse it.
+  const bool pack = g.trans_b || n_row_tiles > 4;
+  thread_local std::vector<float> b_buf;
+  float* b_packed = pack ? grow(b_buf, n_slivers * P::NR * g.K) : nullptr;
+  const P plan{g, b_packed, n_row_tiles, n_slivers, col_groups};
+  const int64_t n_items = n_row_tiles * col_groups;
+
+  auto a_panel = [&] {
+    thread_local std::vector<float> a_buf;
+    return grow(a_buf, P::MR * g.K);
+  };
+  if (!parallel || threads == 1) {
+    if (pack)
+      for (int64_t s = 0; s < n_slivers; ++s) plan.pack_b(s);
+    float* ap = a_panel();
+    for (int64_t it = 0; it < n_items; ++it) plan.run_item(it, ap);
+    return;
+  }
+#pragma omp parallel
+  {
+    if (pack) {
+#pragma omp for schedule(static)
+      for (int64_t s = 0; s < n_slivers; ++s) plan.pack_b(s);
+    }
+    float* ap = a_panel();
+#pragma omp for schedule(static)
+    for (int64_t it = 0; it < n_items; ++it) plan.run_item(it, ap);
+  }
+}
+
+// C[M,Nc] = beta C + op(A)[M,K] op(B)[K,Nc], beta 0 or 1 (others are folded into C first).
+template <class V>
+void sgemm_packed(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                  const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
+                  int64_t K, float beta) {
+  if (M <= 0 || Nc <= 0) return;
+  if (beta != 0.f && beta != 1.f) {
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < Nc; ++j) C[i * ldc + j] *= beta;
+    beta = 1.f;
+  }
+  if (K <= 0) {
+    if (beta == 0.f)
+      for (int64_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(float) * Nc);
+    return;
+  }
+  const bool accumulate = beta == 1.f;
+  if (M == 1) return gemv<V>(C, A, lda, trans_a, B, ldb, trans_b, Nc, K, accumulate);
+  const GemmArgs g{C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, accumulate};
+  // Narrow outputs (a 10-class layer): one vector of columns, twice the rows.
+  if (Nc <= V::kLanes) return gemm_tiles<V, 1>(g);
+  gemm_tiles<V, 2>(g);
+}
+
+}  // namespace
+}  // namespace fastmlp
