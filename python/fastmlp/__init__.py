@@ -1,1 +1,17 @@
 """fastmlp: fast CPU training of perceptrons, logistic regression and MLPs."""
+
+from . import datasets
+from ._core import get_num_threads, set_num_threads
+from .errors import ModelBusyError, TrainingDivergedError
+from .model import MLP
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP",
+    "ModelBusyError",
+    "TrainingDivergedError",
+    "datasets",
+    "get_num_threads",
+    "set_num_threads",
+]

@@ -1,0 +1,60 @@
+"""Input normalization fitted on training data and kept with the model."""
+
+import numpy as np
+
+from . import _idx
+
+KINDS = (None, "zscore", "minmax")
+
+
+class Normalizer:
+    """Per-feature affine map x -> (x - offset) * scale.
+
+    zscore: offset = mean, scale = 1 / std; minmax: offset = min,
+    scale = 1 / (max - min). A constant feature gets scale 1, so it maps to 0
+    instead of dividing by zero.
+    """
+
+    def __init__(self, kind):
+        if kind not in KINDS:
+            raise ValueError(f"unknown normalize {kind!r}: expected one of None, 'zscore', 'minmax'")
+        self.kind = kind
+        self.offset_ = None
+        self.scale_ = None
+
+    @property
+    def fitted(self):
+        return self.kind is None or self.offset_ is not None
+
+    def fit(self, X):
+        if self.kind is None:
+            return self
+        if self.kind == "zscore":
+            offset = np.mean(X, axis=0, dtype=np.float64)
+            spread = np.std(X, axis=0, dtype=np.float64)
+        else:
+            offset = np.min(X, axis=0).astype(np.float64)
+            spread = np.max(X, axis=0).astype(np.float64) - offset
+        spread[~(spread > 0)] = 1.0
+        self.offset_ = offset.astype(np.float32)
+        self.scale_ = (1.0 / spread).astype(np.float32)
+        return self
+
+    def set_state(self, offset, scale):
+        self.offset_ = None if offset is None else np.asarray(offset, dtype=np.float32)
+        self.scale_ = None if scale is None else np.asarray(scale, dtype=np.float32)
+
+    def transform(self, X, dtype):
+        """C-contiguous array of `dtype`; uint8 input takes the fused Cython path."""
+        if self.kind is None:
+            return np.ascontiguousarray(X, dtype=dtype)
+        if not self.fitted:
+            raise RuntimeError("the normalizer is not fitted yet: call fit first")
+        if X.dtype == np.uint8 and dtype == np.float32:
+            out = np.empty(X.shape, dtype=np.float32)
+            _idx.scale_uint8(out, X, self.offset_, self.scale_)
+            return out
+        out = np.array(X, dtype=dtype, order="C", copy=True)
+        out -= self.offset_.astype(dtype)
+        out *= self.scale_.astype(dtype)
+        return out

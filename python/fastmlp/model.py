@@ -1,0 +1,352 @@
+"""The model API, in the lecture's notation.
+
+Layers l = 1..L; layer l has W[l] (inputs x outputs), b[l] and an activation g:
+    z[l] = a[l-1] W[l] + b[l],   a[l] = g(z[l]),   a[0] = x.
+The weights live in the native network's flat buffer; `W` and `b` are views
+into it, so reading or assigning them touches the real parameters.
+"""
+
+import time
+
+import numpy as np
+
+from . import _core
+from ._batching import epoch_order, resolve_batch_size
+from ._init import initial_weights
+from ._names import (
+    HIDDEN_ACTIVATIONS,
+    OPTIMIZERS,
+    OUTPUT_ACTIVATIONS,
+    canonical_activation,
+    default_init,
+    default_loss,
+)
+from ._normalize import Normalizer
+from ._validation import (
+    check_features,
+    check_non_negative_float,
+    check_positive_float,
+    check_positive_int,
+    check_sample_weight,
+)
+from .errors import ModelBusyError, TrainingDivergedError
+
+_NETWORK_CLASSES = {np.dtype(np.float32): _core.NetworkF32, np.dtype(np.float64): _core.NetworkF64}
+_CLASSIFICATION_LOSSES = ("categorical_cross_entropy", "binary_cross_entropy", "perceptron")
+
+
+class MLP:
+    """A multilayer perceptron (or, with no hidden layer, logistic regression or a perceptron).
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        [n_inputs, hidden_1, ..., n_outputs]; two entries make a single-layer model.
+    activation : str or sequence of str
+        Hidden-layer activation(s): identity, step, sigmoid (or logistic), tanh,
+        relu, leaky_relu, softplus.
+    output : str
+        Output activation; it picks the loss: softmax -> categorical
+        cross-entropy, sigmoid -> binary cross-entropy, step -> the perceptron
+        rule, anything else -> squared error.
+    loss : str or None
+        Only to pair an elementwise output with squared error explicitly.
+    slope : float
+        Negative slope of leaky ReLU.
+    init : 'lecun', 'he', 'glorot' or None
+        None picks by activation: 'he' for the ReLU family, 'lecun' otherwise.
+    normalize : None, 'zscore' or 'minmax'
+        Fitted on the first `fit` data, stored in the model, applied at predict.
+    seed : int or None
+        Seeds one numpy Generator used for the initial weights and the epoch order.
+    dtype : 'float32' (training) or 'float64' (gradient checks).
+    """
+
+    def __init__(self, layer_sizes, activation="relu", output="softmax", *, loss=None,
+                 slope=0.01, init=None, normalize=None, seed=None, dtype="float32"):
+        sizes = [check_positive_int(s, "every layer size") for s in layer_sizes]
+        if len(sizes) < 2:
+            raise ValueError(
+                f"layer_sizes needs at least [n_inputs, n_outputs], got {list(layer_sizes)}"
+            )
+        n_hidden = len(sizes) - 2
+        hidden = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        if len(hidden) != n_hidden:
+            raise ValueError(
+                f"expected {n_hidden} hidden activations for layer_sizes {sizes}, got {len(hidden)}"
+            )
+        hidden = [canonical_activation(a, allowed=HIDDEN_ACTIVATIONS) for a in hidden]
+        output = canonical_activation(output, allowed=OUTPUT_ACTIVATIONS, what="output activation")
+        self.layer_sizes = sizes
+        self.activations = hidden + [output]
+        self.loss_name = loss if loss is not None else default_loss(output)
+        self.slope = check_non_negative_float(slope, "slope")
+        self.init = init
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in _NETWORK_CLASSES:
+            raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+        self.normalizer = Normalizer(normalize)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._net = _NETWORK_CLASSES[self.dtype](sizes, self.activations, self.loss_name, self.slope)
+        self.history = {}
+        self._initialize()
+
+    # ------------------------------------------------------------ structure
+    @property
+    def n_layers(self):
+        """L, the number of layers with weights."""
+        return len(self.layer_sizes) - 1
+
+    @property
+    def n_inputs(self):
+        return self.layer_sizes[0]
+
+    @property
+    def n_outputs(self):
+        return self.layer_sizes[-1]
+
+    @property
+    def n_params(self):
+        return int(self._net.num_params)
+
+    @property
+    def params(self):
+        """All parameters as one flat view: W[1], b[1], W[2], b[2], ..."""
+        return self._net.params
+
+    @property
+    def W(self):
+        """[W[1], ..., W[L]], each a writable (inputs x outputs) view."""
+        flat = self._net.params
+        return [self._weight_view(flat, l) for l in range(self.n_layers)]
+
+    @property
+    def b(self):
+        """[b[1], ..., b[L]], each a writable view."""
+        flat = self._net.params
+        return [self._bias_view(flat, l) for l in range(self.n_layers)]
+
+    def _weight_view(self, flat, l):
+        start = self._net.w_offset(l)
+        fan_in, fan_out = self.layer_sizes[l], self.layer_sizes[l + 1]
+        return flat[start:start + fan_in * fan_out].reshape(fan_in, fan_out)
+
+    def _bias_view(self, flat, l):
+        start = self._net.b_offset(l)
+        return flat[start:start + self.layer_sizes[l + 1]]
+
+    def _initialize(self):
+        for l in range(self.n_layers):
+            scheme = self.init if self.init is not None else default_init(self.activations[l])
+            fan_in, fan_out = self.layer_sizes[l], self.layer_sizes[l + 1]
+            self.W[l][...] = initial_weights(self._rng, fan_in, fan_out, scheme)
+            self.b[l][...] = 0.0
+        self._net.reset_optimizer()
+
+    def summary(self, print_fn=print):
+        """Each layer's shapes and parameter count, and the total."""
+        rows = [("layer", "W shape", "b shape", "activation", "params")]
+        for l in range(self.n_layers):
+            fan_in, fan_out = self.layer_sizes[l], self.layer_sizes[l + 1]
+            rows.append((str(l + 1), f"{fan_in} x {fan_out}", f"{fan_out}",
+                         self.activations[l], f"{fan_in * fan_out + fan_out:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"total parameters: {self.n_params:,}   loss: {self.loss_name}")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    # ------------------------------------------------------------ data
+    def _features(self, X):
+        X = check_features(X, n_features=self.n_inputs, keep_uint8=True)
+        return self.normalizer.transform(X, self.dtype)
+
+    def _targets(self, y, n_rows):
+        """Targets as an (n_rows, n_outputs) array of the model's dtype."""
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"y must be numeric for the model API, got dtype {y.dtype}")
+        if y.shape[0] != n_rows:
+            raise ValueError(f"X has {n_rows} rows but y has {y.shape[0]}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity")
+        O = self.n_outputs
+        if y.ndim == 1 and self.loss_name == "categorical_cross_entropy":
+            labels = y.astype(np.int64)
+            if np.any(labels != y) or np.any(labels < 0) or np.any(labels >= O):
+                raise ValueError(
+                    f"class labels must be integers in [0, {O}), got values in "
+                    f"[{y.min()}, {y.max()}]"
+                )
+            Y = np.zeros((n_rows, O), dtype=self.dtype)
+            Y[np.arange(n_rows), labels] = 1
+            return Y
+        if y.ndim == 1 and O == 1:
+            y = y.reshape(-1, 1)
+        if y.ndim != 2 or y.shape[1] != O:
+            raise ValueError(f"y must have shape ({n_rows}, {O}) for this model, got {y.shape}")
+        return np.ascontiguousarray(y, dtype=self.dtype)
+
+    # ------------------------------------------------------------ forward
+    def forward(self, X, return_all=False):
+        """The output a[L]; with return_all, the lists ([z[1..L]], [a[1..L]])."""
+        Xn = self._features(X)
+        if return_all:
+            zs, acts = self._net.forward_all(Xn)
+            return list(zs), list(acts)
+        return self._net.predict(Xn)
+
+    def predict_proba(self, X):
+        """The output layer's activation: class probabilities for softmax and sigmoid."""
+        return self.forward(X)
+
+    def predict(self, X):
+        """Class indices (softmax), 0/1 labels (sigmoid, step) or values (regression)."""
+        out = self.forward(X)
+        if self.loss_name == "categorical_cross_entropy":
+            return np.argmax(out, axis=1)
+        if self.loss_name in ("binary_cross_entropy", "perceptron"):
+            labels = (out >= 0.5).astype(np.int64)
+            return labels[:, 0] if self.n_outputs == 1 else labels
+        return out[:, 0] if self.n_outputs == 1 else out
+
+    def score(self, X, y):
+        """Accuracy for classifiers (exact match for multi-label); R^2 for regression."""
+        predicted = self.predict(X)
+        y = np.asarray(y)
+        if self.loss_name in _CLASSIFICATION_LOSSES:
+            if self.loss_name == "categorical_cross_entropy" and y.ndim == 2:
+                y = np.argmax(y, axis=1)
+            if predicted.ndim == 2:
+                return float(np.mean(np.all(predicted == y, axis=1)))
+            return float(np.mean(predicted == y))
+        from sklearn.metrics import r2_score
+        return float(r2_score(y, predicted))
+
+    def loss(self, X, y, *, sample_weight=None, l2=0.0):
+        """Mean loss on (X, y), with the penalty 0.5 l2 ||W||^2 / n."""
+        Xn = self._features(X)
+        w = self._weights(sample_weight, Xn.shape[0])
+        return float(self._net.loss(Xn, self._targets(y, Xn.shape[0]), w,
+                                    check_non_negative_float(l2, "l2")))
+
+    def gradients(self, X, y, *, sample_weight=None, l2=0.0):
+        """(loss, [dW[1..L]], [db[1..L]]) of the mean loss on a batch, by backpropagation."""
+        Xn = self._features(X)
+        w = self._weights(sample_weight, Xn.shape[0])
+        Y = self._targets(y, Xn.shape[0])
+        loss = self._native_call(self._net.gradients, Xn, Y, w, check_non_negative_float(l2, "l2"))
+        flat = np.array(self._net.grads, copy=True)
+        dW = [self._weight_view(flat, l) for l in range(self.n_layers)]
+        db = [self._bias_view(flat, l) for l in range(self.n_layers)]
+        return float(loss), dW, db
+
+    def _weights(self, sample_weight, n_rows):
+        w = check_sample_weight(sample_weight, n_rows)
+        return None if w is None else np.ascontiguousarray(w, dtype=self.dtype)
+
+    @staticmethod
+    def _native_call(fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RuntimeError as error:
+            if "already being trained" in str(error):
+                raise ModelBusyError(str(error)) from None
+            raise
+
+    # ------------------------------------------------------------ training
+    def fit(self, X, y, *, epochs=10, batch_size=32, optimizer="sgd", learning_rate=0.01,
+            momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, l2=0.0, shuffle=True,
+            sample_weight=None, validation_data=None, train_metrics=False, verbose=False,
+            callbacks=()):
+        """Train from the current weights.
+
+        batch_size: None = full batch, 1 = stochastic, k = mini-batches of k.
+        optimizer: 'sgd', 'momentum', 'nesterov' or 'adam' (state restarts with each fit).
+        validation_data: (X_val, y_val), evaluated after every epoch.
+        callbacks: callables f(model, metrics) run after every epoch; returning
+        True stops training. Returns self; per-epoch metrics are in `history`.
+        """
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+        epochs = check_positive_int(epochs, "epochs")
+        learning_rate = check_positive_float(learning_rate, "learning_rate")
+        l2 = check_non_negative_float(l2, "l2")
+        X = check_features(X, n_features=self.n_inputs, keep_uint8=True)
+        if not self.normalizer.fitted:
+            self.normalizer.fit(X)
+        Xn = self.normalizer.transform(X, self.dtype)
+        n = Xn.shape[0]
+        Y = self._targets(y, n)
+        w = self._weights(sample_weight, n)
+        batch = resolve_batch_size(batch_size, n)
+        if validation_data is not None:
+            X_val, y_val = validation_data
+            X_val = self._features(X_val)
+        self._net.reset_optimizer()
+        self.history = {"epoch": [], "loss": [], "seconds": []}
+        for epoch in range(1, epochs + 1):
+            order = epoch_order(n, self._rng, shuffle)
+            started = time.perf_counter()
+            result = self._native_call(
+                self._net.train_epoch, Xn, Y, w, order, batch, optimizer, learning_rate,
+                momentum, beta_1, beta_2, epsilon, l2)
+            seconds = time.perf_counter() - started
+            if result["status"] == "non_finite":
+                raise TrainingDivergedError(
+                    f"the training loss became NaN or infinite at epoch {epoch}, batch "
+                    f"{result['failed_batch'] + 1}; the input may need scaling (normalize="
+                    f"'zscore') or the learning rate ({learning_rate}) may be too large. The "
+                    "model keeps its last finite weights."
+                )
+            metrics = {"epoch": epoch, "loss": result["loss"], "seconds": seconds}
+            if train_metrics:
+                metrics["train_score"] = self._score_prepared(Xn, y)
+            if validation_data is not None:
+                metrics["val_loss"] = float(self._net.loss(X_val, self._targets(y_val, X_val.shape[0]), None, l2))
+                metrics["val_score"] = self._score_prepared(X_val, y_val)
+            for key, value in metrics.items():
+                self.history.setdefault(key, []).append(value)
+            if verbose:
+                print(format_metrics(metrics), flush=True)
+            if any(callback(self, metrics) for callback in callbacks):
+                break
+        return self
+
+    def _score_prepared(self, Xn, y):
+        """score() on features that are already normalized and converted."""
+        saved, self.normalizer = self.normalizer, Normalizer(None)
+        try:
+            return self.score(Xn, y)
+        finally:
+            self.normalizer = saved
+
+    # ------------------------------------------------------------ pickling
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_net"] = np.array(self._net.params, copy=True)
+        return state
+
+    def __setstate__(self, state):
+        params = state.pop("_net")
+        self.__dict__.update(state)
+        self._net = _NETWORK_CLASSES[self.dtype](self.layer_sizes, self.activations,
+                                                 self.loss_name, self.slope)
+        self._net.params[...] = params
+
+
+def format_metrics(metrics):
+    """One progress line: 'epoch   3  loss 0.1234  train 0.9712  val 0.9650  1.23 s'."""
+    parts = [f"epoch {metrics['epoch']:3d}", f"loss {metrics['loss']:.4f}"]
+    if "train_score" in metrics:
+        parts.append(f"train {metrics['train_score']:.4f}")
+    if "val_loss" in metrics:
+        parts.append(f"val loss {metrics['val_loss']:.4f}")
+    if "val_score" in metrics:
+        parts.append(f"val {metrics['val_score']:.4f}")
+    parts.append(f"{metrics['seconds']:.2f} s")
+    return "  ".join(parts)
