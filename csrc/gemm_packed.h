@@ -41,16 +41,18 @@ constexpr int64_t kMinParallelMacs = int64_t(1) << 18;
 
 // ------------------------------------------------------------------ micro-kernel
 // C[MR, NV*L] (+)= A_panel[MR, K] B_sliver[K, NV*L]
-// a(i,k) = a[k*a_step + i], b(k,j) = b[k*b_step + j].
+// a(i,k) = a[i*a_rs + k*a_cs], with a_rs taken as 1 unless kRowStrideA (a packed
+// panel or A^T read in place); b(k,j) = b[k*b_step + j].
 // kEdge: only `ncols` columns are valid (masked stores);
 // kMaskLoad: B is read in place, so its loads must be masked too.
-template <class V, int MR, int NV, bool kEdge, bool kMaskLoad>
-void micro_tile(float* c, int64_t ldc, const float* a, int64_t a_step, const float* b,
-                int64_t b_step, int64_t K, int ncols, bool accumulate) {
+template <class V, int MR, int NV, bool kRowStrideA, bool kEdge, bool kMaskLoad>
+void micro_tile(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs,
+                const float* b, int64_t b_step, int64_t K, int ncols, bool accumulate) {
   using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
   typename V::Mask mask[NV];
   for (int j = 0; j < NV; ++j) mask[j] = V::mask_for(ncols - j * L);
+  if (!kRowStrideA) a_rs = 1;
 
   Reg acc[MR][NV];
 #pragma GCC unroll 32
@@ -65,11 +67,11 @@ void micro_tile(float* c, int64_t ldc, const float* a, int64_t a_step, const flo
       bv[j] = kMaskLoad ? V::maskload(b + j * L, mask[j]) : V::load(b + j * L);
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
-      const Reg av = V::bcast(a + i);
+      const Reg av = V::bcast(a + i * a_rs);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
     }
-    a += a_step;
+    a += a_cs;
     b += b_step;
   }
 
@@ -90,23 +92,26 @@ void micro_tile(float* c, int64_t ldc, const float* a, int64_t a_step, const flo
   }
 }
 
-using TileFn = void (*)(float*, int64_t, const float*, int64_t, const float*, int64_t,
-                        int64_t, int, bool);
+using TileFn = void (*)(float*, int64_t, const float*, int64_t, int64_t, const float*,
+                        int64_t, int64_t, int, bool);
 
 // Tile kernels indexed by row count - 1, so edge rows run an exact-height
 // kernel instead of computing padding.
-template <class V, int NV, bool kEdge, bool kMaskLoad, int... I>
+template <class V, int NV, bool kRowStrideA, bool kEdge, bool kMaskLoad, int... I>
 constexpr std::array<TileFn, sizeof...(I)> tile_table(std::integer_sequence<int, I...>) {
-  return {&micro_tile<V, I + 1, NV, kEdge, kMaskLoad>...};
+  return {&micro_tile<V, I + 1, NV, kRowStrideA, kEdge, kMaskLoad>...};
 }
 
-template <class V, int NV>
+template <class V, int NV, bool kRowStrideA>
 struct Tiles {
   static constexpr int kRows = NV == 1 ? V::kRows1 : V::kRows2;
   static constexpr auto seq = std::make_integer_sequence<int, kRows>{};
-  static constexpr std::array<TileFn, kRows> full = tile_table<V, NV, false, false>(seq);
-  static constexpr std::array<TileFn, kRows> edge = tile_table<V, NV, true, false>(seq);
-  static constexpr std::array<TileFn, kRows> edge_masked = tile_table<V, NV, true, true>(seq);
+  static constexpr std::array<TileFn, kRows> full =
+      tile_table<V, NV, kRowStrideA, false, false>(seq);
+  static constexpr std::array<TileFn, kRows> edge =
+      tile_table<V, NV, kRowStrideA, true, false>(seq);
+  static constexpr std::array<TileFn, kRows> edge_masked =
+      tile_table<V, NV, kRowStrideA, true, true>(seq);
 };
 
 // ------------------------------------------------------------------ packing
@@ -272,13 +277,21 @@ struct GemmArgs {
   bool accumulate;
 };
 
+// How a row tile reads op(A).
+enum class AMode {
+  packed,     // copied into a [k][mr] panel (row-major A feeding many slivers)
+  in_place,   // A^T stored K x M: the mr values of one k are already adjacent
+  row_strided // row-major A read in place: narrow outputs would not repay a pack
+};
+
 // The work of one call, shared by all threads of the region.
 template <class V, int NV>
 struct Plan {
-  static constexpr int MR = Tiles<V, NV>::kRows;
+  static constexpr int MR = Tiles<V, NV, false>::kRows;
   static constexpr int NR = NV * V::kLanes;
   const GemmArgs& g;
   float* b_packed;  // nullptr: read B in place
+  AMode a_mode;
   int64_t n_row_tiles, n_slivers, col_groups;
 
   const float* sliver(int64_t s, int64_t* step) const {
@@ -296,6 +309,12 @@ struct Plan {
                   std::min<int64_t>(NR, g.Nc - j0), NR, g.K);
   }
 
+  template <bool kRowStrideA>
+  static TileFn pick(int mr, bool edge, bool masked_loads) {
+    using T = Tiles<V, NV, kRowStrideA>;
+    return !edge ? T::full[mr - 1] : masked_loads ? T::edge_masked[mr - 1] : T::edge[mr - 1];
+  }
+
   // One row tile against a range of column slivers.
   void run_item(int64_t item, float* a_panel) const {
     const int64_t rt = item / col_groups, cg = item % col_groups;
@@ -303,16 +322,25 @@ struct Plan {
     const int64_t s_end = (cg + 1) * n_slivers / col_groups;
     const int64_t i0 = rt * MR;
     const int mr = static_cast<int>(std::min<int64_t>(MR, g.M - i0));
-    pack_a_panel(a_panel, g.A, g.lda, g.trans_a, i0, mr, g.K);
+    const float* a;
+    int64_t a_rs = 1, a_cs;
+    switch (a_mode) {
+      case AMode::packed:
+        pack_a_panel(a_panel, g.A, g.lda, g.trans_a, i0, mr, g.K);
+        a = a_panel, a_cs = mr;
+        break;
+      case AMode::in_place: a = g.A + i0, a_cs = g.lda; break;
+      default: a = g.A + i0 * g.lda, a_rs = g.lda, a_cs = 1; break;
+    }
     for (int64_t s = s_begin; s < s_end; ++s) {
       const int64_t j0 = s * NR;
       const int ncols = static_cast<int>(std::min<int64_t>(NR, g.Nc - j0));
       int64_t b_step;
       const float* b = sliver(s, &b_step);
-      TileFn fn = ncols == NR            ? Tiles<V, NV>::full[mr - 1]
-                  : b_packed != nullptr  ? Tiles<V, NV>::edge[mr - 1]
-                                         : Tiles<V, NV>::edge_masked[mr - 1];
-      fn(g.C + i0 * g.ldc + j0, g.ldc, a_panel, mr, b, b_step, g.K, ncols, g.accumulate);
+      const bool edge = ncols != NR, masked_loads = b_packed == nullptr;
+      TileFn fn = a_mode == AMode::row_strided ? pick<true>(mr, edge, masked_loads)
+                                               : pick<false>(mr, edge, masked_loads);
+      fn(g.C + i0 * g.ldc + j0, g.ldc, a, a_rs, a_cs, b, b_step, g.K, ncols, g.accumulate);
     }
   }
 };
@@ -334,14 +362,17 @@ void gemm_tiles(const GemmArgs& g) {
       n_row_tiles >= 4 * threads ? 1 : std::min<int64_t>(n_slivers, threads);
   // B read in place when it is not transposed and few row tiles reuse it.
   const bool pack = g.trans_b || n_row_tiles > 4;
+  const AMode a_mode = g.trans_a ? AMode::in_place
+                       : NV == 1 ? AMode::row_strided
+                                 : AMode::packed;
   thread_local std::vector<float> b_buf;
   float* b_packed = pack ? grow(b_buf, n_slivers * P::NR * g.K) : nullptr;
-  const P plan{g, b_packed, n_row_tiles, n_slivers, col_groups};
+  const P plan{g, b_packed, a_mode, n_row_tiles, n_slivers, col_groups};
   const int64_t n_items = n_row_tiles * col_groups;
 
   auto a_panel = [&] {
     thread_local std::vector<float> a_buf;
-    return grow(a_buf, P::MR * g.K);
+    return a_mode == AMode::packed ? grow(a_buf, P::MR * g.K) : nullptr;
   };
   if (!parallel || threads == 1) {
     if (pack)

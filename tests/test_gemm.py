@@ -1,0 +1,133 @@
+"""The float32 GEMM of every supported instruction set against the reference
+loop and against numpy float64, on odd shapes and all transpose combinations."""
+import itertools
+
+import numpy as np
+import pytest
+
+_core = pytest.importorskip("fastmlp._core")
+
+ISAS = list(_core.supported_isas())
+FAST_ISAS = [isa for isa in ISAS if isa != "reference"]
+ODD = (1, 3, 17, 33, 257)
+TRANSPOSES = list(itertools.product((False, True), repeat=2))
+
+
+def _operands(M, Nc, K, trans_a, trans_b, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, Nc)).astype(np.float32)
+    # Stored operands: trans_a means A is kept K x M, trans_b means B is kept Nc x K.
+    A = np.ascontiguousarray(a.T) if trans_a else a
+    B = np.ascontiguousarray(b.T) if trans_b else b
+    return A, B, a.astype(np.float64) @ b.astype(np.float64)
+
+
+def _assert_close(C, expected, K, what):
+    tol = 1e-5 * np.sqrt(K) * max(np.linalg.norm(expected), 1e-30)
+    err = np.linalg.norm(C.astype(np.float64) - expected)
+    assert err <= tol, f"{what}: |C - expected| = {err:.3e} > {tol:.3e}"
+
+
+def _sampled_shapes():
+    # Every (M, Nc, K) triple of the odd sizes would be 125 shapes x 4 transposes
+    # x ISAs; all triples where at least one size is 1 or 257 plus a seeded sample
+    # of the rest keep the run short while covering every edge.
+    triples = list(itertools.product(ODD, repeat=3))
+    edges = [t for t in triples if 1 in t or 257 in t]
+    rest = [t for t in triples if t not in edges]
+    rng = np.random.default_rng(1)
+    picked = [rest[i] for i in rng.choice(len(rest), size=min(12, len(rest)), replace=False)]
+    return edges + picked
+
+
+SHAPES = _sampled_shapes()
+
+
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES)
+def test_gemm_matches_reference_and_float64(isa, trans_a, trans_b):
+    for M, Nc, K in SHAPES:
+        A, B, expected = _operands(M, Nc, K, trans_a, trans_b, seed=M * 1000 + Nc * 10 + K)
+        C = _core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa=isa)
+        ref = _core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa="reference")
+        what = f"{isa} M={M} Nc={Nc} K={K} trans_a={trans_a} trans_b={trans_b}"
+        assert C.shape == (M, Nc) and C.dtype == np.float32, what
+        assert np.all(np.isfinite(C)), what + ": non-finite output (garbage in C read?)"
+        _assert_close(C, expected, K, what + " vs float64")
+        _assert_close(C, ref.astype(np.float64), K, what + " vs reference")
+
+
+# MLP layer shapes (forward, dW = A^T dZ, dA = dZ W^T) and sizes that cross
+# the micro-tile and thread-split boundaries.
+LAYER_CASES = [
+    (M, Nc, K, ta, tb)
+    for (M, Nc, K, ta, tb) in [
+        (128, 256, 784, False, False),
+        (784, 256, 128, True, False),
+        (128, 784, 256, False, True),
+        (1024, 10, 128, False, False),
+        (128, 10, 1024, True, False),
+        (1024, 128, 10, False, True),
+        (1, 256, 784, False, False),
+        (1, 784, 256, False, True),
+        (784, 256, 1, True, False),
+        (97, 45, 300, True, True),
+    ]
+]
+
+
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("M,Nc,K,trans_a,trans_b", LAYER_CASES)
+def test_gemm_layer_shapes(isa, M, Nc, K, trans_a, trans_b):
+    A, B, expected = _operands(M, Nc, K, trans_a, trans_b, seed=7)
+    C = _core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa=isa)
+    _assert_close(C, expected, K, f"{isa} {M}x{Nc}x{K}")
+
+
+@pytest.fixture
+def restore_threads():
+    before = _core.get_num_threads()
+    yield
+    _core.set_num_threads(before)
+
+
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("M,Nc,K,trans_a,trans_b", LAYER_CASES)
+def test_gemm_bit_identical_across_thread_counts(isa, M, Nc, K, trans_a, trans_b,
+                                                 restore_threads):
+    A, B, _ = _operands(M, Nc, K, trans_a, trans_b, seed=3)
+    results = []
+    for threads in (1, 2, 3):
+        _core.set_num_threads(threads)
+        results.append(_core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa=isa))
+    for threads, C in zip((2, 3), results[1:]):
+        assert np.array_equal(C, results[0]), f"{isa}: {threads} threads differ from 1"
+
+
+@pytest.mark.parametrize("isa", FAST_ISAS)
+def test_gemm_ignores_garbage_in_fresh_output(isa):
+    # The binding allocates C uninitialized and calls with beta = 0: stale NaN/inf
+    # in that memory must never leak. Fill freed blocks with NaN first so a fresh
+    # allocation is likely to reuse them.
+    for _ in range(8):
+        junk = np.full((257, 257), np.nan, dtype=np.float32)
+        del junk
+    for M, Nc, K in [(257, 257, 33), (3, 17, 1), (1, 257, 17), (33, 10, 257)]:
+        A, B, expected = _operands(M, Nc, K, False, False, seed=5)
+        C = _core.gemm(A, B, isa=isa)
+        assert np.all(np.isfinite(C))
+        _assert_close(C, expected, K, f"{isa} {M}x{Nc}x{K}")
+
+
+@pytest.mark.parametrize("isa", FAST_ISAS)
+def test_gemm_zero_inner_dimension(isa):
+    C = _core.gemm(np.zeros((4, 0), np.float32), np.zeros((0, 5), np.float32), isa=isa)
+    assert C.shape == (4, 5) and np.all(C == 0)
+
+
+def test_reference_matches_float64():
+    for trans_a, trans_b in TRANSPOSES:
+        A, B, expected = _operands(33, 17, 257, trans_a, trans_b)
+        C = _core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa="reference")
+        _assert_close(C, expected, 257, "reference")
