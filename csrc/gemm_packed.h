@@ -12,8 +12,8 @@
 //   * op(B) is packed once per call into NR-wide slivers [k][NR], zero-padded,
 //     unless it is not transposed and few row tiles will reuse it (then the
 //     micro-kernel reads B in place with row stride ldb).
-//   * Each MR x K panel of op(A) is packed by the thread that uses it, into a
-//     thread_local buffer [k][mr], and reused across the column slivers.
+//   * op(A) is read in place (see AMode): its MR x K row panel stays in L1/L2
+//     while the micro-kernel sweeps the column slivers.
 //   * The micro-kernel walks the whole K for one MR x NR tile, so every C
 //     element is one ascending-k FMA chain: no K split, results do not depend
 //     on the thread count. L2 bandwidth easily feeds MR >= 6 rows per B load.
@@ -38,11 +38,13 @@ namespace {
 // Multiply-adds below which a second thread costs more (fork/join ~ microseconds)
 // than it saves.
 constexpr int64_t kMinParallelMacs = int64_t(1) << 18;
+// Bytes of packed B one column block may take (half of a Zen4 / Skylake-SP L2).
+constexpr int64_t kL2BlockBytes = int64_t(1) << 19;
 
 // ------------------------------------------------------------------ micro-kernel
 // C[MR, NV*L] (+)= A_panel[MR, K] B_sliver[K, NV*L]
-// a(i,k) = a[i*a_rs + k*a_cs], with a_rs taken as 1 unless kRowStrideA (a packed
-// panel or A^T read in place); b(k,j) = b[k*b_step + j].
+// a(i,k) = a[i*a_rs + k*a_cs], with a_rs taken as 1 unless kRowStrideA (A^T read
+// in place has adjacent rows); b(k,j) = b[k*b_step + j].
 // kEdge: only `ncols` columns are valid (masked stores);
 // kMaskLoad: B is read in place, so its loads must be masked too.
 template <class V, int MR, int NV, bool kRowStrideA, bool kEdge, bool kMaskLoad>
@@ -133,20 +135,6 @@ inline void pack_b_sliver(float* panel, const float* B, int64_t ldb, bool trans_
   }
   for (int64_t j = ncols; j < NR; ++j)
     for (int64_t k = 0; k < K; ++k) panel[k * NR + j] = 0.f;
-}
-
-// panel[k*mr + i] = op(A)(i0 + i, k): the mr values one k step broadcasts sit together.
-inline void pack_a_panel(float* panel, const float* A, int64_t lda, bool trans_a,
-                         int64_t i0, int64_t mr, int64_t K) {
-  if (trans_a) {
-    for (int64_t k = 0; k < K; ++k)
-      std::memcpy(panel + k * mr, A + k * lda + i0, sizeof(float) * mr);
-    return;
-  }
-  for (int64_t i = 0; i < mr; ++i) {
-    const float* src = A + (i0 + i) * lda;
-    for (int64_t k = 0; k < K; ++k) panel[k * mr + i] = src[k];
-  }
 }
 
 // ------------------------------------------------------------------ M == 1
@@ -277,11 +265,12 @@ struct GemmArgs {
   bool accumulate;
 };
 
-// How a row tile reads op(A).
+// How a row tile reads op(A): always in place. Packing A into [k][mr] panels
+// measured slower on the MLP shapes than broadcasting straight from the rows
+// (the panel of MR rows x K stays in L1/L2 across the column slivers anyway).
 enum class AMode {
-  packed,     // copied into a [k][mr] panel (row-major A feeding many slivers)
-  in_place,   // A^T stored K x M: the mr values of one k are already adjacent
-  row_strided // row-major A read in place: narrow outputs would not repay a pack
+  in_place,    // A^T stored K x M: the mr values of one k are adjacent
+  row_strided  // row-major A: one stream per row
 };
 
 // The work of one call, shared by all threads of the region.
@@ -292,7 +281,7 @@ struct Plan {
   const GemmArgs& g;
   float* b_packed;  // nullptr: read B in place
   AMode a_mode;
-  int64_t n_row_tiles, n_slivers, col_groups;
+  int64_t n_row_tiles, n_slivers, col_blocks;
 
   const float* sliver(int64_t s, int64_t* step) const {
     if (b_packed != nullptr) {
@@ -315,23 +304,20 @@ struct Plan {
     return !edge ? T::full[mr - 1] : masked_loads ? T::edge_masked[mr - 1] : T::edge[mr - 1];
   }
 
-  // One row tile against a range of column slivers.
-  void run_item(int64_t item, float* a_panel) const {
-    const int64_t rt = item / col_groups, cg = item % col_groups;
-    const int64_t s_begin = cg * n_slivers / col_groups;
-    const int64_t s_end = (cg + 1) * n_slivers / col_groups;
+  // One row tile against one block of column slivers. Items run block-major,
+  // so consecutive items of a thread reuse the same L2-sized block of B.
+  void run_item(int64_t item) const {
+    const int64_t cb = item / n_row_tiles, rt = item % n_row_tiles;
+    const int64_t s_begin = cb * n_slivers / col_blocks;
+    const int64_t s_end = (cb + 1) * n_slivers / col_blocks;
     const int64_t i0 = rt * MR;
     const int mr = static_cast<int>(std::min<int64_t>(MR, g.M - i0));
     const float* a;
     int64_t a_rs = 1, a_cs;
-    switch (a_mode) {
-      case AMode::packed:
-        pack_a_panel(a_panel, g.A, g.lda, g.trans_a, i0, mr, g.K);
-        a = a_panel, a_cs = mr;
-        break;
-      case AMode::in_place: a = g.A + i0, a_cs = g.lda; break;
-      default: a = g.A + i0 * g.lda, a_rs = g.lda, a_cs = 1; break;
-    }
+    if (a_mode == AMode::in_place)
+      a = g.A + i0, a_cs = g.lda;
+    else
+      a = g.A + i0 * g.lda, a_rs = g.lda, a_cs = 1;
     for (int64_t s = s_begin; s < s_end; ++s) {
       const int64_t j0 = s * NR;
       const int ncols = static_cast<int>(std::min<int64_t>(NR, g.Nc - j0));
@@ -357,28 +343,25 @@ void gemm_tiles(const GemmArgs& g) {
   const int64_t n_slivers = (g.Nc + P::NR - 1) / P::NR;
   const bool parallel = g.M * g.Nc * g.K >= kMinParallelMacs;
   const int64_t threads = parallel ? get_num_threads() : 1;
-  // Few row tiles: give each thread a share of the columns as well.
-  const int64_t col_groups =
-      n_row_tiles >= 4 * threads ? 1 : std::min<int64_t>(n_slivers, threads);
+  // Column blocks: enough that one block of B (K x columns) stays in about
+  // half of a 1 MiB L2 while a thread walks its row tiles, and, with few row
+  // tiles, enough that every thread gets columns of its own.
+  const int64_t l2_blocks = (g.K * n_slivers * P::NR * 4 + (kL2BlockBytes - 1)) / kL2BlockBytes;
+  const int64_t thread_blocks = n_row_tiles >= 4 * threads ? 1 : threads;
+  const int64_t col_blocks =
+      std::min<int64_t>(n_slivers, std::max<int64_t>(l2_blocks, thread_blocks));
   // B read in place when it is not transposed and few row tiles reuse it.
   const bool pack = g.trans_b || n_row_tiles > 4;
-  const AMode a_mode = g.trans_a ? AMode::in_place
-                       : NV == 1 ? AMode::row_strided
-                                 : AMode::packed;
+  const AMode a_mode = g.trans_a ? AMode::in_place : AMode::row_strided;
   thread_local std::vector<float> b_buf;
   float* b_packed = pack ? grow(b_buf, n_slivers * P::NR * g.K) : nullptr;
-  const P plan{g, b_packed, a_mode, n_row_tiles, n_slivers, col_groups};
-  const int64_t n_items = n_row_tiles * col_groups;
+  const P plan{g, b_packed, a_mode, n_row_tiles, n_slivers, col_blocks};
+  const int64_t n_items = n_row_tiles * col_blocks;
 
-  auto a_panel = [&] {
-    thread_local std::vector<float> a_buf;
-    return a_mode == AMode::packed ? grow(a_buf, P::MR * g.K) : nullptr;
-  };
   if (!parallel || threads == 1) {
     if (pack)
       for (int64_t s = 0; s < n_slivers; ++s) plan.pack_b(s);
-    float* ap = a_panel();
-    for (int64_t it = 0; it < n_items; ++it) plan.run_item(it, ap);
+    for (int64_t it = 0; it < n_items; ++it) plan.run_item(it);
     return;
   }
 #pragma omp parallel
@@ -387,9 +370,8 @@ void gemm_tiles(const GemmArgs& g) {
 #pragma omp for schedule(static)
       for (int64_t s = 0; s < n_slivers; ++s) plan.pack_b(s);
     }
-    float* ap = a_panel();
 #pragma omp for schedule(static)
-    for (int64_t it = 0; it < n_items; ++it) plan.run_item(it, ap);
+    for (int64_t it = 0; it < n_items; ++it) plan.run_item(it);
   }
 }
 
