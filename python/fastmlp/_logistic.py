@@ -1,0 +1,161 @@
+"""LogisticRegression: a network with no hidden layer, trained by the native core.
+
+Binary (one sigmoid, log loss), multinomial (softmax) and multi-label (one
+sigmoid per label: an image may hold a cat and a dog). The objective is
+scikit-learn's LogisticRegression objective divided by the weight sum:
+
+    mean log loss + ||W||^2 / (2 C n)
+
+(the intercept is not penalized), minimized by L-BFGS-B over the native
+full-batch loss and gradient, or by 'sgd' / 'adam' epochs in the native core.
+"""
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from ._estimator_base import (
+    STOCHASTIC_SOLVERS,
+    ClassifierTargets,
+    NetworkEstimator,
+    _check_bool,
+    _check_real,
+)
+
+
+def _stochastic_solver(estimator):
+    if estimator.solver not in STOCHASTIC_SOLVERS:
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                             f"{estimator.solver} is not stochastic.")
+    return True
+
+
+class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
+    """Logistic regression (binary, multinomial, multi-label) on the fastmlp native core.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse regularization strength, as in scikit-learn: the L2 term is
+        ||W||^2 / (2 C n) beside the mean log loss (np.inf: no penalty).
+    fit_intercept : bool, default=True
+    tol, max_iter, class_weight, random_state, verbose, warm_start : as in scikit-learn.
+    solver : 'lbfgs' (default), 'sgd' or 'adam'.
+    batch_size, learning_rate, learning_rate_init, power_t, shuffle, momentum,
+    nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
+    epsilon, n_iter_no_change, max_fun : as in MLPClassifier (stochastic solvers).
+    normalize : None, 'zscore' or 'minmax' (kept in the model).
+    n_threads : OpenMP threads during fit and predict.
+
+    Attributes
+    ----------
+    coef_ : (1, n_features) for binary targets, (n_classes or n_labels, n_features) otherwise.
+    intercept_ : (1,) or (n_classes or n_labels,).
+    classes_, n_iter_, loss_, n_features_in_, feature_names_in_, n_params_;
+    loss_curve_ etc. with a stochastic solver.
+    """
+
+    _initial_zero_weights = True
+
+    def __init__(self, C=1.0, *, fit_intercept=True, tol=1e-4, class_weight=None,
+                 random_state=None, solver="lbfgs", max_iter=100, verbose=0, warm_start=False,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.01,
+                 power_t=0.5, shuffle=True, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, normalize=None,
+                 n_threads=None):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.solver = solver
+        self.max_iter = max_iter
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.shuffle = shuffle
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.normalize = normalize
+        self.n_threads = n_threads
+
+    def _validate_own_params(self):
+        _check_real(self.C, "C", 0, low_open=True, allow_inf=True)
+        _check_bool(self.fit_intercept, "fit_intercept")
+
+    def _network_plan(self, n_outputs):
+        return [], "identity", self._output_activation_for_targets()
+
+    def _penalty(self, n_rows, weight_sum, batch):
+        # Per batch of b rows the core adds 0.5 l2 ||W||^2 / b; the objective asks
+        # for 0.5 ||W||^2 / (C * weight_sum) whatever the batch.
+        if np.isinf(self.C):
+            return 0.0
+        return batch / (float(self.C) * weight_sum)
+
+    def _freeze_bias_now(self):
+        return not self.fit_intercept
+
+    def _expose_weights(self):
+        super()._expose_weights()
+        W, b = self._model.W[0], self._model.b[0]
+        self.coef_ = np.array(W.T, dtype=np.float64)
+        self.intercept_ = np.array(b, dtype=np.float64)
+
+    def fit(self, X, y, sample_weight=None, eval_set=None):
+        """Fit the model; returns self. eval_set works with the stochastic solvers."""
+        return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
+
+    @available_if(_stochastic_solver)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch of 'sgd' or 'adam' over (X, y); `classes` is required on the first call."""
+        if _check_partial_fit_first_call(self, classes):
+            from sklearn.preprocessing import LabelBinarizer
+
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _checked(self, X):
+        check_is_fitted(self)
+        return self._validate_X(X)
+
+    def decision_function(self, X):
+        """X W + b: shape (n,) for binary targets, (n, n_classes) otherwise."""
+        z = self._output_logits(self._checked(X)).astype(np.float64)
+        return z.ravel() if self.n_outputs_ == 1 else z
+
+    def predict(self, X):
+        """Class labels (an indicator matrix for multi-label targets)."""
+        return self._decode(self._forward(self._checked(X)))
+
+    def predict_proba(self, X):
+        """Probabilities, columns ordered as classes_ (per label for multi-label)."""
+        return self._probabilities(self._checked(X))
+
+    def predict_log_proba(self, X):
+        """log(predict_proba(X))."""
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
+
+    def __sklearn_tags__(self):
+        tags = self._more_tags_common(super().__sklearn_tags__())
+        tags.classifier_tags.multi_label = True
+        return tags

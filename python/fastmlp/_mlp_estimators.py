@@ -1,0 +1,286 @@
+"""MLPClassifier and MLPRegressor: scikit-learn's estimators on the native core.
+
+Same constructor parameters, defaults, fitted attributes and methods as
+sklearn.neural_network.MLPClassifier / MLPRegressor, plus: activations
+'leaky_relu' and 'softplus', `init`, `normalize`, `n_threads`, `class_weight`
+(classifier), `out_activation` (regressor) and `fit(..., eval_set=...)`.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from ._estimator_base import (
+    HIDDEN_ACTIVATION_CHOICES,
+    STOCHASTIC_SOLVERS,
+    ClassifierTargets,
+    NetworkEstimator,
+    _check_choice,
+    _check_real,
+)
+from ._names import canonical_activation
+
+# Elementwise output activations a regressor can train with squared error.
+REGRESSION_OUTPUTS = ("identity", "logistic", "sigmoid", "tanh", "relu", "leaky_relu", "softplus")
+
+
+def _hidden_sizes(hidden_layer_sizes):
+    sizes = hidden_layer_sizes
+    if not hasattr(sizes, "__iter__"):
+        sizes = [sizes]
+    sizes = list(sizes)
+    for s in sizes:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) or s <= 0:
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}.")
+    return [int(s) for s in sizes]
+
+
+def _stochastic_solver(estimator):
+    if estimator.solver not in STOCHASTIC_SOLVERS:
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                             f"{estimator.solver} is not stochastic.")
+    return True
+
+
+class _BaseMLP(NetworkEstimator):
+    """Parameters and behaviour shared by the two MLP estimators."""
+
+    def _validate_own_params(self):
+        _hidden_sizes(self.hidden_layer_sizes)
+        _check_choice(self.activation, "activation", HIDDEN_ACTIVATION_CHOICES)
+        _check_real(self.alpha, "alpha", 0)
+
+    def _network_plan(self, n_outputs):
+        return (_hidden_sizes(self.hidden_layer_sizes), self.activation,
+                self._output_activation_for_targets())
+
+    def _penalty(self, n_rows, weight_sum, batch):
+        # scikit-learn: 0.5 alpha ||W||^2 / sum(sample_weight) per batch; the native
+        # core divides by the row count, so rescale (exact when weights are all 1).
+        return float(self.alpha) * n_rows / weight_sum
+
+    def __sklearn_tags__(self):
+        return self._more_tags_common(super().__sklearn_tags__())
+
+    def _check_fitted_predict_input(self, X):
+        check_is_fitted(self)
+        return self._validate_X(X)
+
+
+class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
+    """Multi-layer perceptron classifier, trained by the fastmlp native core.
+
+    A drop-in replacement for sklearn.neural_network.MLPClassifier: binary
+    (one sigmoid output), multiclass (softmax) and multi-label (indicator y,
+    one sigmoid per label) targets with any label type.
+
+    Parameters beyond scikit-learn
+    ------------------------------
+    activation : also 'leaky_relu' and 'softplus'.
+    init : None, 'lecun', 'he' or 'glorot'. None: 'he' for ReLU-like activations,
+        'lecun' otherwise.
+    normalize : None, 'zscore' or 'minmax', fitted on the first fit and kept in the model.
+    n_threads : int or None, OpenMP threads used during fit and predict.
+    class_weight : dict, 'balanced' or None; multiplies sample weights.
+
+    fit(X, y, sample_weight=None, eval_set=None): with eval_set=(X_val, y_val),
+    training stops when the validation accuracy stops improving (tol,
+    n_iter_no_change) and the best weights are kept; `validation_scores_` and
+    `validation_loss_curve_` hold the per-epoch score and loss.
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 class_weight=None, init=None, normalize=None, n_threads=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.class_weight = class_weight
+        self.init = init
+        self.normalize = normalize
+        self.n_threads = n_threads
+
+    def fit(self, X, y, sample_weight=None, eval_set=None):
+        """Fit the network to X and the class labels y; returns self."""
+        return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
+
+    @available_if(_stochastic_solver)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y); `classes` is required on the first call."""
+        if _check_partial_fit_first_call(self, classes):
+            from sklearn.preprocessing import LabelBinarizer
+
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Class labels (an indicator matrix for multi-label targets)."""
+        X = self._check_fitted_predict_input(X)
+        return self._decode(self._forward(X))
+
+    def predict_proba(self, X):
+        """Probabilities, columns ordered as classes_."""
+        X = self._check_fitted_predict_input(X)
+        return self._probabilities(X)
+
+    def predict_log_proba(self, X):
+        """log(predict_proba(X))."""
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor, trained by the fastmlp native core.
+
+    A drop-in replacement for sklearn.neural_network.MLPRegressor (squared
+    error; multi-output). Beyond scikit-learn: `out_activation` (default
+    'identity'; 'relu' for targets that cannot be negative), activations
+    'leaky_relu' and 'softplus', `init`, `normalize`, `n_threads` and
+    `fit(..., eval_set=...)` (early stopping on the validation R^2, best
+    weights kept).
+    """
+
+    _is_classifier_estimator = False
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 out_activation="identity", init=None, normalize=None, n_threads=None):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.out_activation = out_activation
+        self.init = init
+        self.normalize = normalize
+        self.n_threads = n_threads
+
+    def _validate_own_params(self):
+        super()._validate_own_params()
+        if self.loss == "poisson":
+            raise ValueError("loss='poisson' is not available in fastmlp yet (the native core "
+                             "has no exponential output); use loss='squared_error'")
+        _check_choice(self.loss, "loss", ("squared_error",))
+        _check_choice(self.out_activation, "out_activation", REGRESSION_OUTPUTS)
+
+    def _output_activation_for_targets(self):
+        return canonical_activation(self.out_activation)
+
+    def _prepare_targets(self, y, *, incremental):
+        y = np.asarray(y, dtype=np.float64)
+        return y.reshape(y.shape[0], -1)
+
+    def _encode_validation_targets(self, y_val):
+        return np.asarray(y_val, dtype=np.float64).reshape(len(y_val), -1)
+
+    def _check_validation_targets(self, y_val):
+        from sklearn.utils import check_array
+
+        y_val = check_array(y_val, ensure_2d=False, dtype=np.float64, input_name="y_val")
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = y_val.ravel()
+        return y_val
+
+    def _score_output(self, out, y_val, sample_weight):
+        if not np.all(np.isfinite(out)):
+            return np.nan
+        pred = out.astype(np.float64)
+        if self.n_outputs_ == 1:
+            pred = pred.ravel()
+        return float(r2_score(y_val, pred, sample_weight=sample_weight))
+
+    def _report_loss(self, native_loss, n_batches, n_rows):
+        # The core's squared error is 0.5 * sum over outputs; scikit-learn reports
+        # 0.5 * mean over outputs (its gradients are the same as ours). The L2
+        # term is kept as it is; it is estimated from the current weights.
+        if self.n_outputs_ == 1:
+            return native_loss
+        squares = sum(float(np.dot(W.ravel(), W.ravel())) for W in self._model.W)
+        penalty = n_batches * 0.5 * self._current_l2 * squares / n_rows
+        return (native_loss - penalty) / self.n_outputs_ + penalty
+
+    def _penalty(self, n_rows, weight_sum, batch):
+        self._current_l2 = super()._penalty(n_rows, weight_sum, batch)
+        return self._current_l2
+
+    def fit(self, X, y, sample_weight=None, eval_set=None):
+        """Fit the network to X and the target values y; returns self."""
+        return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
+
+    @available_if(_stochastic_solver)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y)."""
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted values, shape (n,) or (n, n_outputs)."""
+        X = self._check_fitted_predict_input(X)
+        out = self._forward(X).astype(np.float64)
+        return out.ravel() if self.n_outputs_ == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
