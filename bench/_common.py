@@ -1,0 +1,277 @@
+"""Helpers shared by the benchmarks: timing, thread control, subprocess workers, writers.
+
+Every measured configuration runs in a fresh worker process (this file's
+`run_worker`), so a framework's thread pools, allocator state and imported
+libraries never leak into the next measurement.
+"""
+
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+
+# Set by some of our environments to pin OpenBLAS to a generic kernel and a
+# small L2 blocking; both make numpy's sgemm slower than it is out of the box.
+BLAS_OVERRIDE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# Where a re-executed process remembers what it removed, so reports can say so.
+UNSET_RECORD_VAR = "FASTMLP_BENCH_UNSET"
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+RESULT_MARKER = "BENCH-RESULT "
+# A worker exits with this code when fastmlp cannot be imported (someone is
+# rebuilding it); the parent waits and retries instead of failing the run.
+IMPORT_FAILED_EXIT = 3
+
+
+# ------------------------------------------------------------------ statistics and timing
+def median(values):
+    return statistics.median(values)
+
+
+def time_per_call(fn, min_sample_seconds=0.002, samples=15, warmup_calls=3):
+    """Median seconds per call of fn(), over `samples` samples of enough calls each.
+
+    Small calls are repeated inside one sample so the clock's resolution and the
+    loop's own overhead stay negligible.
+    """
+    for _ in range(warmup_calls):
+        fn()
+    calls = 1
+    while True:
+        started = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        elapsed = time.perf_counter() - started
+        if elapsed >= min_sample_seconds:
+            break
+        calls *= 2 if elapsed <= 0 else max(2, math.ceil(min_sample_seconds / elapsed * 1.2))
+    per_call = [elapsed / calls]
+    for _ in range(samples - 1):
+        started = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        per_call.append((time.perf_counter() - started) / calls)
+    return median(per_call)
+
+
+# ------------------------------------------------------------------ environment and threads
+def environment_without_blas_overrides(base=None):
+    env = dict(os.environ if base is None else base)
+    for name in BLAS_OVERRIDE_VARS:
+        env.pop(name, None)
+    return env
+
+
+def reexec_without_blas_overrides():
+    """Restart this process without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if either is set.
+
+    They are read by OpenBLAS when numpy loads, so removing them later from
+    os.environ would have no effect; a fresh interpreter is the reliable way.
+    """
+    present = {name: os.environ[name] for name in BLAS_OVERRIDE_VARS if name in os.environ}
+    if not present:
+        return
+    env = environment_without_blas_overrides()
+    env[UNSET_RECORD_VAR] = json.dumps(present)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def unset_blas_overrides():
+    """The variables this process (or its parent) removed, with their former values."""
+    return json.loads(os.environ.get(UNSET_RECORD_VAR, "{}"))
+
+
+def worker_environment(threads):
+    """A child's environment: the BLAS overrides removed, every thread pool sized before import."""
+    env = environment_without_blas_overrides()
+    for name in THREAD_VARS:
+        env[name] = str(threads)
+    return env
+
+
+@contextmanager
+def blas_threads(threads):
+    """Limit numpy's BLAS (used by scikit-learn) to `threads` threads."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
+
+
+def numpy_blas_info():
+    """Which BLAS numpy calls and which kernel it picked (threadpoolctl's view)."""
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    np.ones((2, 2)) @ np.ones((2, 2))  # make sure the library is loaded
+    numpy_dir = Path(np.__file__).resolve().parent.parent
+    for pool in threadpool_info():
+        if pool.get("user_api") != "blas":
+            continue
+        if Path(pool["filepath"]).resolve().is_relative_to(numpy_dir) and "numpy" in pool["filepath"]:
+            return {key: pool.get(key) for key in
+                    ("internal_api", "version", "architecture", "threading_layer", "num_threads",
+                     "filepath")}
+    return {"internal_api": "unknown"}
+
+
+# ------------------------------------------------------------------ subprocess workers
+def run_worker(script, config, threads, timeout_seconds, import_retries=6, retry_wait_seconds=30):
+    """Run `script --worker <config>` in a fresh interpreter and return its result dict.
+
+    The worker's stderr (progress) passes through; its stdout carries the
+    result line. A timeout or crash becomes {"error": ...} so one bad
+    configuration does not lose the whole run.
+    """
+    command = [sys.executable, str(script), "--worker", json.dumps(config)]
+    for attempt in range(import_retries + 1):
+        try:
+            finished = subprocess.run(command, env=worker_environment(threads), stdout=subprocess.PIPE,
+                                      text=True, timeout=timeout_seconds)
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout_seconds} s"}
+        if finished.returncode == IMPORT_FAILED_EXIT and attempt < import_retries:
+            print(f"    fastmlp did not import (being rebuilt?); retrying in {retry_wait_seconds} s",
+                  file=sys.stderr, flush=True)
+            time.sleep(retry_wait_seconds)
+            continue
+        break
+    for line in reversed(finished.stdout.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            return json.loads(line[len(RESULT_MARKER):])
+    return {"error": f"worker exited with code {finished.returncode} and no result"}
+
+
+def emit_worker_result(result):
+    print(RESULT_MARKER + json.dumps(result), flush=True)
+
+
+def import_fastmlp_or_exit():
+    """fastmlp, or exit with IMPORT_FAILED_EXIT so the parent retries later."""
+    try:
+        import fastmlp
+        import fastmlp._core  # noqa: F401
+    except ImportError as error:
+        print(f"cannot import fastmlp: {error}", file=sys.stderr, flush=True)
+        sys.exit(IMPORT_FAILED_EXIT)
+    return fastmlp
+
+
+def progress(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ machine description
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load_average():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def machine_info():
+    """What the numbers depend on: CPU, cores usable, load, software versions."""
+    import numpy as np
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    info = {
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": usable,
+        "load_average_1_5_15_min": load_average(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "numpy_blas": numpy_blas_info(),
+        "blas_overrides_unset": unset_blas_overrides(),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+    }
+    try:
+        import fastmlp
+        from fastmlp import _core
+
+        info["fastmlp"] = {"version": fastmlp.__version__, "isa": _core.active_isa(),
+                           "openmp": bool(_core.has_openmp), "commit": git_commit()}
+    except ImportError as error:
+        info["fastmlp"] = {"error": str(error)}
+    return info
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "-C", str(REPO_DIR), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def describe_machine(info):
+    """A few markdown lines for a results header."""
+    blas = info["numpy_blas"]
+    fm = info.get("fastmlp", {})
+    lines = [
+        f"- CPU: {info['cpu']} ({info['usable_cpus']} usable logical CPUs), "
+        f"load average at start {info['load_average_1_5_15_min']}",
+        f"- Python {info['python']}, numpy {info['numpy']} with {blas.get('internal_api')} "
+        f"{blas.get('version')} (kernel {blas.get('architecture')})",
+        f"- fastmlp {fm.get('version')} (commit {fm.get('commit')}, ISA {fm.get('isa')}, "
+        f"OpenMP {fm.get('openmp')})",
+    ]
+    unset = info.get("blas_overrides_unset")
+    if unset:
+        names = ", ".join(f"{k}={v}" for k, v in unset.items())
+        lines.append(f"- Removed from the environment for this run: {names}")
+    else:
+        lines.append("- OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: not set (OpenBLAS picks its own kernel)")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ writers
+def markdown_table(headers, rows):
+    """A GitHub markdown table; numbers should already be formatted as strings."""
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_json(path, data):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def write_text(path, text):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def parse_int_list(text):
+    return [int(item) for item in text.split(",") if item.strip()]
+
+
+def parse_name_list(text):
+    return [item.strip() for item in text.split(",") if item.strip()]

@@ -1,0 +1,490 @@
+"""Training benchmark: fastmlp vs PyTorch vs scikit-learn on Fashion-MNIST.
+
+The same network (784-256-128-10, ReLU, softmax cross-entropy), the same inputs
+(pixels scaled to [0, 1] as float32), the same optimizer (SGD, momentum 0.9,
+constant learning rate 0.05) and the same number of updates per epoch
+(ceil(rows / batch) batches that together cover every row once). Each
+(framework, threads, batch size) runs in a fresh process. Reported: the median
+wall time of the epochs after the warm-up epoch(s), and the test accuracy after
+all epochs.
+
+    python bench/train_bench.py                 # the full run (see bench/README.md)
+    python bench/train_bench.py --quick         # a smoke run of a few seconds
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common  # noqa: E402
+
+FRAMEWORKS = ("fastmlp", "pytorch", "sklearn")
+LAYER_SIZES = (784, 256, 128, 10)
+LEARNING_RATE = 0.05
+MOMENTUM = 0.9
+SEED = 0
+# Batch 1 costs PyTorch and scikit-learn about 0.5 ms per row on one quiet
+# core (and far more when a second thread has to share a busy core), so by
+# default batch 1 trains on a fixed 10% subsample; every framework gets the same rows.
+DEFAULT_BATCH1_ROWS = 6000
+ACCURACY_BATCH = 128
+SAME_LEARNING_POINTS = 0.5
+
+
+# ================================================================== worker side
+def load_training_data(rows):
+    """The first `rows` rows of one fixed shuffle of the training set, and the full test set."""
+    import numpy as np
+    from fastmlp import datasets
+
+    data = datasets.load_fashion_mnist()
+    chosen = np.random.default_rng(SEED).permutation(len(data.y_train))[:rows]
+    chosen.sort()  # keeps the subsample fixed while reading memory in order
+    X_train = datasets.to_float32(data.X_train[chosen])
+    X_test = datasets.to_float32(data.X_test)
+    return X_train, data.y_train[chosen].astype(np.int64), X_test, data.y_test.astype(np.int64)
+
+
+def shared_initial_weights():
+    """He-normal weights and zero biases, float32, (inputs x outputs).
+
+    fastmlp and PyTorch both start from these, so their accuracies differ only by
+    the shuffle order and the arithmetic; scikit-learn keeps its own Glorot init
+    (it has no public way to set initial weights).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    weights = [(rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+               for fan_in, fan_out in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:])]
+    biases = [np.zeros(fan_out, dtype=np.float32) for fan_out in LAYER_SIZES[1:]]
+    return weights, biases
+
+
+def train_fastmlp(data, config):
+    fastmlp = common.import_fastmlp_or_exit()
+    from fastmlp.errors import TrainingDivergedError
+
+    X, y, X_test, y_test = data
+    fastmlp.set_num_threads(config["threads"])
+    model = fastmlp.MLP(list(LAYER_SIZES), activation="relu", output="softmax", seed=SEED)
+    weights, biases = shared_initial_weights()
+    for layer, (W, b) in enumerate(zip(weights, biases)):
+        model.W[layer][...] = W
+        model.b[layer][...] = b
+    # Wall time between epoch ends, like the other frameworks' loops: it
+    # includes the per-epoch shuffle and Python overhead, not only the native epoch.
+    stamps = [time.perf_counter()]
+
+    def stamp_epoch_end(_model, metrics):
+        stamps.append(time.perf_counter())
+        common.progress(f"      epoch {metrics['epoch']}: {stamps[-1] - stamps[-2]:.3f} s")
+
+    diverged = False
+    try:
+        model.fit(X, y, epochs=config["epochs"], batch_size=config["batch_size"], optimizer="momentum",
+                  learning_rate=LEARNING_RATE, momentum=MOMENTUM, callbacks=[stamp_epoch_end])
+    except TrainingDivergedError:
+        diverged = True
+    return {
+        "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],
+        "native_epoch_seconds": model.history.get("seconds", []),
+        "final_train_loss": model.history["loss"][-1] if model.history.get("loss") else None,
+        "test_accuracy": model.score(X_test, y_test),
+        "diverged": diverged,
+        "version": f"{fastmlp.__version__} ({fastmlp._core.active_isa()})",
+    }
+
+
+def train_pytorch(data, config):
+    import torch
+
+    X, y, X_test, y_test = data
+    torch.set_num_threads(config["threads"])
+    torch.manual_seed(SEED)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(LAYER_SIZES[0], LAYER_SIZES[1]), torch.nn.ReLU(),
+        torch.nn.Linear(LAYER_SIZES[1], LAYER_SIZES[2]), torch.nn.ReLU(),
+        torch.nn.Linear(LAYER_SIZES[2], LAYER_SIZES[3]))
+    weights, biases = shared_initial_weights()
+    with torch.no_grad():
+        for linear, W, b in zip(model[::2], weights, biases):
+            linear.weight.copy_(torch.from_numpy(W.T.copy()))  # torch stores (outputs x inputs)
+            linear.bias.copy_(torch.from_numpy(b))
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
+    X_train, y_train = torch.from_numpy(X), torch.from_numpy(y)
+    n, batch = len(y), config["batch_size"]
+    generator = torch.Generator().manual_seed(SEED)
+    epoch_seconds, last_loss = [], None
+    for epoch in range(1, config["epochs"] + 1):
+        started = time.perf_counter()
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n, batch):
+            rows = order[start:start + batch]
+            loss = torch.nn.functional.cross_entropy(model(X_train[rows]), y_train[rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        epoch_seconds.append(time.perf_counter() - started)
+        last_loss = float(loss.detach())
+        common.progress(f"      epoch {epoch}: {epoch_seconds[-1]:.3f} s")
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(X_test)).argmax(dim=1).numpy()
+    return {
+        "epoch_seconds": epoch_seconds,
+        "final_train_loss": last_loss,  # of the last batch only
+        "test_accuracy": float((predicted == y_test).mean()),
+        "diverged": not math.isfinite(last_loss),
+        "version": torch.__version__,
+    }
+
+
+def train_sklearn(data, config):
+    import numpy as np
+    import sklearn
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    X, y, X_test, y_test = data
+    model = MLPClassifier(
+        hidden_layer_sizes=LAYER_SIZES[1:-1], activation="relu", solver="sgd",
+        batch_size=config["batch_size"], learning_rate="constant", learning_rate_init=LEARNING_RATE,
+        momentum=MOMENTUM, nesterovs_momentum=False, alpha=0.0, shuffle=True, random_state=SEED,
+        early_stopping=False, tol=0.0, n_iter_no_change=10**9)
+    classes = np.arange(LAYER_SIZES[-1])
+    epoch_seconds = []
+    # partial_fit is exactly one epoch over all rows in batch_size batches
+    # (shuffled), and unlike fit(warm_start=True) it keeps the momentum between epochs.
+    with common.blas_threads(config["threads"]), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for epoch in range(1, config["epochs"] + 1):
+            started = time.perf_counter()
+            model.partial_fit(X, y, classes=classes)
+            epoch_seconds.append(time.perf_counter() - started)
+            common.progress(f"      epoch {epoch}: {epoch_seconds[-1]:.3f} s")
+        accuracy = float(model.score(X_test, y_test))
+    return {
+        "epoch_seconds": epoch_seconds,
+        "final_train_loss": float(model.loss_),
+        "test_accuracy": accuracy,
+        "diverged": not math.isfinite(model.loss_),
+        "version": f"{sklearn.__version__} ({common.numpy_blas_info().get('internal_api')} "
+                   f"{common.numpy_blas_info().get('architecture')})",
+    }
+
+
+TRAINERS = {"fastmlp": train_fastmlp, "pytorch": train_pytorch, "sklearn": train_sklearn}
+
+
+def run_worker(config):
+    """One (framework, threads, batch size) measurement in this fresh process."""
+    common.import_fastmlp_or_exit()  # the data loader lives in fastmlp
+    data = load_training_data(config["rows"])
+    result = TRAINERS[config["framework"]](data, config)
+    timed = result["epoch_seconds"][config["warmup_epochs"]:]
+    result.update(config)
+    result["timed_epochs"] = len(timed)
+    result["median_epoch_seconds"] = common.median(timed) if timed else None
+    result["updates_per_epoch"] = math.ceil(config["rows"] / config["batch_size"])
+    common.emit_worker_result(result)
+
+
+# ================================================================== parent side
+def plan_configs(args):
+    """Every (batch, threads, framework) to measure, frameworks adjacent so drift hits all alike."""
+    configs = []
+    for batch in args.batch_sizes:
+        rows = args.rows
+        if batch == 1 and args.batch1_rows:
+            rows = min(rows, args.batch1_rows)
+        for threads in args.threads:
+            for framework in args.frameworks:
+                configs.append({"framework": framework, "threads": threads, "batch_size": batch,
+                                "rows": rows, "epochs": args.epochs,
+                                "warmup_epochs": args.warmup_epochs})
+    return configs
+
+
+def run_all(configs, timeout_seconds):
+    results = []
+    for number, config in enumerate(configs, 1):
+        common.progress(f"[{number}/{len(configs)}] {config['framework']}: batch {config['batch_size']}, "
+                        f"{config['threads']} thread(s), {config['rows']:,} rows, "
+                        f"{config['epochs']} epochs")
+        started = time.perf_counter()
+        result = common.run_worker(__file__, config, config["threads"], timeout_seconds)
+        result = {**config, **result}
+        results.append(result)
+        if "error" in result:
+            common.progress(f"    FAILED: {result['error']}")
+        else:
+            common.progress(f"    median epoch {result['median_epoch_seconds']:.3f} s, test accuracy "
+                            f"{result['test_accuracy']:.4f} ({time.perf_counter() - started:.0f} s "
+                            f"including start-up)")
+    return results
+
+
+def find(results, framework, threads, batch):
+    for result in results:
+        if (result["framework"], result["threads"], result["batch_size"]) == (framework, threads, batch):
+            if "error" not in result and result.get("median_epoch_seconds"):
+                return result
+    return None
+
+
+def ratio(numerator, denominator):
+    if numerator is None or denominator is None:
+        return None
+    return numerator["median_epoch_seconds"] / denominator["median_epoch_seconds"]
+
+
+def summarize(results, args):
+    """Speedups per (batch, threads), thread scaling, and the same-learning check."""
+    rows = []
+    for batch in args.batch_sizes:
+        for threads in args.threads:
+            fast = find(results, "fastmlp", threads, batch)
+            torch_ = find(results, "pytorch", threads, batch)
+            skl = find(results, "sklearn", threads, batch)
+            any_result = fast or torch_ or skl
+            rows.append({
+                "batch_size": batch, "threads": threads,
+                "rows": any_result["rows"] if any_result else None,
+                "updates_per_epoch": any_result["updates_per_epoch"] if any_result else None,
+                "seconds": {name: (r["median_epoch_seconds"] if r else None)
+                            for name, r in (("fastmlp", fast), ("pytorch", torch_), ("sklearn", skl))},
+                "speedup_vs_pytorch": ratio(torch_, fast),
+                "speedup_vs_sklearn": ratio(skl, fast),
+            })
+    scaling = {}
+    for batch in args.batch_sizes:
+        one, two = find(results, "fastmlp", 1, batch), find(results, "fastmlp", 2, batch)
+        scaling[str(batch)] = ratio(one, two)
+    accuracy_checks = []
+    for threads in args.threads:
+        fast = find(results, "fastmlp", threads, ACCURACY_BATCH)
+        torch_ = find(results, "pytorch", threads, ACCURACY_BATCH)
+        if fast and torch_:
+            gap = 100 * (fast["test_accuracy"] - torch_["test_accuracy"])
+            accuracy_checks.append({"threads": threads, "batch_size": ACCURACY_BATCH,
+                                    "epochs": fast["epochs"], "fastmlp": fast["test_accuracy"],
+                                    "pytorch": torch_["test_accuracy"], "gap_points": gap,
+                                    "passed": abs(gap) <= SAME_LEARNING_POINTS})
+    return {"ratios": rows, "fastmlp_2_vs_1_thread": scaling, "same_learning": accuracy_checks}
+
+
+def fmt_seconds(value):
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def fmt_ratio(value):
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def fmt_accuracy(result):
+    return "n/a" if result is None else f"{100 * result['test_accuracy']:.2f}"
+
+
+def render_markdown(results, summary, args, machine, command, wall_seconds):
+    timed = args.epochs - args.warmup_epochs
+    batch1_note = ""
+    if 1 in args.batch_sizes and args.batch1_rows and args.batch1_rows < args.rows:
+        batch1_note = (f" **Batch 1 trains on a fixed subsample of {min(args.rows, args.batch1_rows):,} "
+                       f"rows** (the same rows for every framework), so its epoch times are for "
+                       f"{min(args.rows, args.batch1_rows):,} rows; the ratios do not depend on it.")
+    lines = [
+        "# Training benchmark: fastmlp vs PyTorch vs scikit-learn",
+        "",
+        f"Fashion-MNIST, {'-'.join(map(str, LAYER_SIZES))} MLP, ReLU, softmax cross-entropy, SGD with "
+        f"momentum {MOMENTUM} (constant learning rate {LEARNING_RATE}), inputs scaled to [0, 1] float32. "
+        f"Every epoch visits each of the {args.rows:,} training rows once in ceil(rows / batch) "
+        f"updates.{batch1_note}",
+        "",
+        f"Epoch time = median wall time of epochs {args.warmup_epochs + 1}..{args.epochs} "
+        f"({timed} timed epochs; the first {args.warmup_epochs} epoch(s) are warm-up and not timed). "
+        f"Test accuracy on the 10,000 test images after all {args.epochs} epochs. Each (framework, "
+        f"threads, batch) ran in a fresh process.",
+        "",
+        common.describe_machine(machine),
+        f"- Command: `{command}` (took {wall_seconds / 60:.1f} min)",
+        "",
+        "## Speedup of fastmlp",
+        "",
+    ]
+    headers = ["batch", "threads", "rows", "updates/epoch", "fastmlp s/epoch", "PyTorch s/epoch",
+               "scikit-learn s/epoch", "vs PyTorch", "vs scikit-learn"]
+    table = [[r["batch_size"], r["threads"], f"{r['rows']:,}" if r["rows"] else "n/a",
+              f"{r['updates_per_epoch']:,}" if r["updates_per_epoch"] else "n/a",
+              fmt_seconds(r["seconds"]["fastmlp"]), fmt_seconds(r["seconds"]["pytorch"]),
+              fmt_seconds(r["seconds"]["sklearn"]), fmt_ratio(r["speedup_vs_pytorch"]),
+              fmt_ratio(r["speedup_vs_sklearn"])] for r in summary["ratios"]]
+    lines += [common.markdown_table(headers, table), "",
+              "\"vs X\" = X's epoch time / fastmlp's epoch time (above 1: fastmlp is faster).", "",
+              "## fastmlp with 2 threads vs 1 thread", ""]
+    scaling_rows = [[batch, fmt_ratio(value)] for batch, value in summary["fastmlp_2_vs_1_thread"].items()]
+    if {1, 2} <= set(args.threads):
+        lines += [common.markdown_table(["batch", "1-thread time / 2-thread time"], scaling_rows), ""]
+    else:
+        lines += ["Not measured (needs --threads 1,2).", ""]
+    lines += ["## Test accuracy (%)", ""]
+    accuracy_rows = []
+    for batch in args.batch_sizes:
+        for threads in args.threads:
+            accuracy_rows.append([batch, threads] + [fmt_accuracy(find(results, name, threads, batch))
+                                                     for name in FRAMEWORKS])
+    lines += [common.markdown_table(["batch", "threads", "fastmlp", "PyTorch", "scikit-learn"],
+                                    accuracy_rows), "",
+              "fastmlp and PyTorch start from the same He-normal weights; scikit-learn uses its own "
+              "initialization. Accuracies at batch 1 (and any diverged run) say little about the "
+              "frameworks: lr 0.05 with momentum 0.9 is aggressive for single-row updates.", ""]
+    lines += ["## Same-learning check (batch 128)", ""]
+    if args.epochs < 5 or args.rows < 60000:
+        lines += [f"Informational only: the check is meant for >= 5 epochs on all 60,000 rows.", ""]
+    if summary["same_learning"]:
+        check_rows = [[c["threads"], c["epochs"], f"{100 * c['fastmlp']:.2f}", f"{100 * c['pytorch']:.2f}",
+                       f"{c['gap_points']:+.2f}", "pass" if c["passed"] else "FAIL"]
+                      for c in summary["same_learning"]]
+        lines.append(common.markdown_table(
+            ["threads", "epochs", "fastmlp %", "PyTorch %", "gap (points)",
+             f"within {SAME_LEARNING_POINTS} points"], check_rows))
+    else:
+        lines.append("Not measured in this run (needs fastmlp and PyTorch at batch 128).")
+    failures = [r for r in results if "error" in r or r.get("diverged")]
+    if failures:
+        lines += ["", "## Problems", ""]
+        lines += [f"- {r['framework']} batch {r['batch_size']} threads {r['threads']}: "
+                  f"{r.get('error') or 'training diverged (non-finite loss)'}" for r in failures]
+    return "\n".join(lines)
+
+
+def plot(results, args, path):
+    """Epoch time against batch size, log-log; scaled to the full row count where subsampled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"fastmlp": "tab:red", "pytorch": "tab:blue", "sklearn": "tab:green"}
+    labels = {"fastmlp": "fastmlp", "pytorch": "PyTorch", "sklearn": "scikit-learn"}
+    styles = {1: "-", 2: "--"}
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    scaled_any = False
+    for framework in args.frameworks:
+        for threads in args.threads:
+            points = []
+            for batch in args.batch_sizes:
+                result = find(results, framework, threads, batch)
+                if result:
+                    # Epoch time is linear in rows for a fixed batch size.
+                    scale = args.rows / result["rows"]
+                    scaled_any |= scale != 1
+                    points.append((batch, result["median_epoch_seconds"] * scale))
+            if points:
+                xs, ys = zip(*points)
+                axes.plot(xs, ys, styles.get(threads, ":"), marker="o", color=colors[framework],
+                          label=f"{labels[framework]}, {threads} thread{'s' if threads > 1 else ''}")
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log")
+    axes.set_xticks(args.batch_sizes, [str(b) for b in args.batch_sizes])
+    axes.set_xlabel("batch size")
+    axes.set_ylabel(f"seconds per epoch of {args.rows:,} rows")
+    title = "Fashion-MNIST 784-256-128-10, SGD + momentum: epoch time (lower is better)"
+    if scaled_any:
+        title += f"\n(batch 1 measured on {min(args.rows, args.batch1_rows):,} rows, scaled linearly)"
+    axes.set_title(title, fontsize=10)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def available_frameworks(requested):
+    """The requested frameworks that import here; the rest are skipped with a note."""
+    modules = {"fastmlp": "fastmlp", "pytorch": "torch", "sklearn": "sklearn"}
+    usable = []
+    for name in requested:
+        if name not in modules:
+            raise SystemExit(f"unknown framework {name!r}: expected some of {', '.join(FRAMEWORKS)}")
+        try:
+            __import__(modules[name])
+            usable.append(name)
+        except ImportError:
+            common.progress(f"skipping {name}: {modules[name]} is not installed")
+    return usable
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-sizes", type=common.parse_int_list, default=[1, 32, 128, 1024])
+    parser.add_argument("--threads", type=common.parse_int_list, default=[1, 2])
+    parser.add_argument("--epochs", type=int, default=5, help="epochs trained per configuration")
+    parser.add_argument("--warmup-epochs", type=int, default=1, help="leading epochs left out of the median")
+    parser.add_argument("--rows", type=int, default=60000,
+                        help="train on a fixed subsample of this many rows (all frameworks alike)")
+    parser.add_argument("--batch1-rows", type=int, default=DEFAULT_BATCH1_ROWS,
+                        help="row cap for batch size 1 only; 0 = no cap")
+    parser.add_argument("--frameworks", type=common.parse_name_list, default=list(FRAMEWORKS))
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per configuration")
+    parser.add_argument("--out-dir", type=Path, default=None, help="default: bench/results")
+    parser.add_argument("--plot", type=Path, default=None, help="default: docs/img/train_bench.png "
+                        "(not drawn in --quick runs unless given)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2,000 rows, batches 32 and 128, 1 thread, 2 epochs")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.batch_sizes, args.threads = 2000, [32, 128], [1]
+        args.epochs, args.warmup_epochs = 2, 1
+    if args.epochs - args.warmup_epochs < 1:
+        parser.error("--epochs must exceed --warmup-epochs")
+    return args
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    # sklearn's numpy BLAS must run with its own kernel choice, as for a user.
+    common.reexec_without_blas_overrides()
+    if args.worker:
+        run_worker(json.loads(args.worker))
+        return 0
+    if args.epochs - args.warmup_epochs < 3:
+        common.progress(f"note: only {args.epochs - args.warmup_epochs} timed epoch(s) per configuration")
+    args.frameworks = available_frameworks(args.frameworks)
+    machine = common.machine_info()
+    command = "python bench/train_bench.py" + ("" if not argv else " " + " ".join(argv))
+    started = time.perf_counter()
+    results = run_all(plan_configs(args), args.timeout)
+    wall_seconds = time.perf_counter() - started
+    machine["load_average_at_end"] = common.load_average()
+    summary = summarize(results, args)
+    out_dir = args.out_dir or common.RESULTS_DIR
+    stem = "train_quick" if args.quick else "train"
+    markdown = render_markdown(results, summary, args, machine, command, wall_seconds)
+    common.write_text(out_dir / f"{stem}.md", markdown)
+    common.write_json(out_dir / f"{stem}.json", {
+        "command": command, "wall_seconds": wall_seconds, "machine": machine,
+        "settings": {"layer_sizes": LAYER_SIZES, "learning_rate": LEARNING_RATE, "momentum": MOMENTUM,
+                     "epochs": args.epochs, "warmup_epochs": args.warmup_epochs, "rows": args.rows,
+                     "batch1_rows": args.batch1_rows},
+        "summary": summary, "results": results})
+    plot_path = args.plot or (None if args.quick else common.REPO_DIR / "docs" / "img" / "train_bench.png")
+    if plot_path:
+        plot(results, args, plot_path)
+    print(markdown)
+    common.progress(f"wrote {out_dir / stem}.md and .json" + (f", {plot_path}" if plot_path else "")
+                    + f" in {wall_seconds / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
