@@ -15,3 +15,10 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
 ]
+
+# scikit-learn compatible estimators.
+from ._mlp_estimators import MLPClassifier, MLPRegressor  # noqa: E402
+from ._logistic import LogisticRegression  # noqa: E402
+from ._perceptron import Perceptron  # noqa: E402
+
+__all__ += ["LogisticRegression", "MLPClassifier", "MLPRegressor", "Perceptron"]
