@@ -22,3 +22,8 @@ from ._logistic import LogisticRegression  # noqa: E402
 from ._perceptron import Perceptron  # noqa: E402
 
 __all__ += ["LogisticRegression", "MLPClassifier", "MLPRegressor", "Perceptron"]
+
+# Model files (fastmlp.io): save / load without pickle.
+from .io import ModelFileError, load, save  # noqa: E402
+
+__all__ += ["ModelFileError", "load", "save"]
