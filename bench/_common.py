@@ -275,3 +275,31 @@ def parse_int_list(text):
 
 def parse_name_list(text):
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+# ------------------------------------------------------------------ docs/benchmarks.md
+DOCS_PAGE = REPO_DIR / "docs" / "benchmarks.md"
+DOCS_INTRO = """# Benchmarks
+
+The latest full runs of the scripts in `bench/` (see `bench/README.md` for how to
+run them and what they measure). Each section below is rewritten by its script
+on a full run; the raw numbers are in `bench/results/*.json`.
+"""
+
+
+def update_docs_section(name, markdown):
+    """Replace section `name` of docs/benchmarks.md with `markdown`, headings one level down.
+
+    The page holds one section per benchmark between marker comments, so each
+    script refreshes its own part without touching the other's.
+    """
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    demoted = "\n".join("#" + line if line.startswith("#") else line for line in markdown.splitlines())
+    block = f"{start}\n{demoted}\n{end}"
+    page = DOCS_PAGE.read_text() if DOCS_PAGE.exists() else DOCS_INTRO
+    if start in page and end in page:
+        before, rest = page.split(start, 1)
+        page = before + block + rest.split(end, 1)[1]
+    else:
+        page = page.rstrip("\n") + "\n\n" + block + "\n"
+    write_text(DOCS_PAGE, page)

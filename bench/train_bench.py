@@ -480,6 +480,9 @@ def main(argv=None):
     plot_path = args.plot or (None if args.quick else common.REPO_DIR / "docs" / "img" / "train_bench.png")
     if plot_path:
         plot(results, args, plot_path)
+    if not args.quick and args.out_dir is None:
+        image = "img/train_bench.png"
+        common.update_docs_section("train", markdown + f"\n\n![epoch time per batch size]({image})")
     print(markdown)
     common.progress(f"wrote {out_dir / stem}.md and .json" + (f", {plot_path}" if plot_path else "")
                     + f" in {wall_seconds / 60:.1f} min")
