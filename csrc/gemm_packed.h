@@ -40,6 +40,9 @@ namespace {
 constexpr int64_t kMinParallelMacs = int64_t(1) << 18;
 // Bytes of packed B one column block may take (half of a Zen4 / Skylake-SP L2).
 constexpr int64_t kL2BlockBytes = int64_t(1) << 19;
+// Longest K one micro-kernel call walks (see Plan::run_item): past it, C takes
+// one extra load/store per block while A and B stay cache-resident.
+constexpr int64_t kMaxKc = 1024;
 
 // ------------------------------------------------------------------ micro-kernel
 // C[MR, NV*L] (+)= A_panel[MR, K] B_sliver[K, NV*L]
@@ -269,8 +272,8 @@ struct GemmArgs {
 // measured slower on the MLP shapes than broadcasting straight from the rows
 // (the panel of MR rows x K stays in L1/L2 across the column slivers anyway).
 enum class AMode {
-  in_place,    // A^T stored K x M: the mr values of one k are adjacent
-  row_strided  // row-major A: one stream per row
+  in_place,     // A^T stored K x M: the mr values of one k are adjacent
+  row_strided,  // row-major A: one stream per row
 };
 
 // The work of one call, shared by all threads of the region.
@@ -281,7 +284,7 @@ struct Plan {
   const GemmArgs& g;
   float* b_packed;  // nullptr: read B in place
   AMode a_mode;
-  int64_t n_row_tiles, n_slivers, col_blocks;
+  int64_t n_row_tiles, n_slivers, col_blocks, kc;
 
   const float* sliver(int64_t s, int64_t* step) const {
     if (b_packed != nullptr) {
@@ -318,15 +321,22 @@ struct Plan {
       a = g.A + i0, a_cs = g.lda;
     else
       a = g.A + i0 * g.lda, a_rs = g.lda, a_cs = 1;
-    for (int64_t s = s_begin; s < s_end; ++s) {
-      const int64_t j0 = s * NR;
-      const int ncols = static_cast<int>(std::min<int64_t>(NR, g.Nc - j0));
-      int64_t b_step;
-      const float* b = sliver(s, &b_step);
-      const bool edge = ncols != NR, masked_loads = b_packed == nullptr;
-      TileFn fn = a_mode == AMode::row_strided ? pick<true>(mr, edge, masked_loads)
-                                               : pick<false>(mr, edge, masked_loads);
-      fn(g.C + i0 * g.ldc + j0, g.ldc, a, a_rs, a_cs, b, b_step, g.K, ncols, g.accumulate);
+    // K in blocks of kc so the A panel of a block stays in L1 across the
+    // slivers; the blocking depends only on K, never on the thread count.
+    for (int64_t k0 = 0; k0 < g.K; k0 += kc) {
+      const int64_t kn = std::min(kc, g.K - k0);
+      const bool accumulate = g.accumulate || k0 > 0;
+      for (int64_t s = s_begin; s < s_end; ++s) {
+        const int64_t j0 = s * NR;
+        const int ncols = static_cast<int>(std::min<int64_t>(NR, g.Nc - j0));
+        int64_t b_step;
+        const float* b = sliver(s, &b_step);
+        const bool edge = ncols != NR, masked_loads = b_packed == nullptr;
+        TileFn fn = a_mode == AMode::row_strided ? pick<true>(mr, edge, masked_loads)
+                                                 : pick<false>(mr, edge, masked_loads);
+        fn(g.C + i0 * g.ldc + j0, g.ldc, a + k0 * a_cs, a_rs, a_cs, b + k0 * b_step, b_step,
+           kn, ncols, accumulate);
+      }
     }
   }
 };
@@ -355,7 +365,9 @@ void gemm_tiles(const GemmArgs& g) {
   const AMode a_mode = g.trans_a ? AMode::in_place : AMode::row_strided;
   thread_local std::vector<float> b_buf;
   float* b_packed = pack ? grow(b_buf, n_slivers * P::NR * g.K) : nullptr;
-  const P plan{g, b_packed, a_mode, n_row_tiles, n_slivers, col_blocks};
+  const int64_t k_blocks = (g.K + kMaxKc - 1) / kMaxKc;
+  const int64_t kc = (g.K + k_blocks - 1) / k_blocks;
+  const P plan{g, b_packed, a_mode, n_row_tiles, n_slivers, col_blocks, kc};
   const int64_t n_items = n_row_tiles * col_blocks;
 
   if (!parallel || threads == 1) {

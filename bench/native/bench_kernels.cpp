@@ -2,7 +2,9 @@
 // GEMM against gemm_reference and prints GFLOP/s (median of repeats) on the MLP
 // layer shapes, forward and both backward products, at 1 and 2 threads.
 //
-//   fastmlp_bench [threads...]     e.g. `fastmlp_bench 1 2` (the default)
+//   fastmlp_bench [threads...] [filter...]
+//     threads: e.g. `1 2` (the default); filter: only shapes whose name contains
+//     one of these substrings, e.g. `fastmlp_bench 1 dW fwd`.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -110,7 +112,19 @@ double gflops(const Problem& p, SgemmFn fn, std::vector<float>& C) {
 
 int main(int argc, char** argv) {
   std::vector<int> thread_counts;
-  for (int i = 1; i < argc; ++i) thread_counts.push_back(std::atoi(argv[i]));
+  std::vector<std::string> filters;
+  for (int i = 1; i < argc; ++i) {
+    if (std::atoi(argv[i]) > 0)
+      thread_counts.push_back(std::atoi(argv[i]));
+    else
+      filters.emplace_back(argv[i]);
+  }
+  auto wanted = [&](const std::string& name) {
+    if (filters.empty()) return true;
+    for (const auto& f : filters)
+      if (name.find(f) != std::string::npos) return true;
+    return false;
+  };
   if (thread_counts.empty()) thread_counts = {1, 2};
 
   const auto vars = variants();
@@ -126,6 +140,7 @@ int main(int argc, char** argv) {
     for (const auto& layer : layers) {
       for (const char* kind : {"fwd", "dW", "dA"}) {
         const Problem p = make_problem(kind, N, layer[0], layer[1], rng);
+        if (!wanted(p.name)) continue;
         std::vector<float> ref(p.M * p.Nc), C(p.M * p.Nc);
         gemm_reference<float>(ref.data(), p.Nc, p.A.data(), p.lda(), p.trans_a, p.B.data(),
                               p.ldb(), p.trans_b, p.M, p.Nc, p.K, 0.f);
