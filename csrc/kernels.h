@@ -117,4 +117,21 @@ template <typename T>
 void optimizer_update(T* params, T* velocity_or_m, T* v, const T* grads, int64_t n,
                       const OptimConfig& cfg, int64_t t);
 
+// ---------------------------------------------------------------- fused training kernels
+// float32 only, compiled per instruction set (fused_kernels.inc) and picked
+// by active_isa(). Their reference twins are the unfused kernels above.
+
+// A batch of ONE example through one dense layer, backward and update fused:
+// da_prev[I] = W[I,O] delta[O] (old W; skipped when da_prev is null), then
+// every W[i,o] and b[o] takes an optimizer step with g = a_prev[i] delta[o]
+// + l2 W[i,o] (g = delta[o] for b). Wm, Wv / bm, bv: optimizer state.
+void dense_backward_update_one(float* da_prev, float* W, float* Wm, float* Wv, float* b,
+                               float* bm, float* bv, const float* a_prev,
+                               const float* delta, int64_t I, int64_t O, float l2,
+                               const OptimConfig& cfg, int64_t t);
+
+// optimizer_update for float32, vectorized per ISA and threaded for large n.
+void optimizer_update_fast(float* params, float* m, float* v, const float* grads, int64_t n,
+                           const OptimConfig& cfg, int64_t t);
+
 }  // namespace fastmlp

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 namespace fastmlp {
 namespace {
@@ -144,9 +145,10 @@ double Network<T>::loss(const T* X, const T* Y, const T* w, int64_t N, T l2) con
   return data_loss + l2_penalty(l2) / double(N);
 }
 
-// Forward, fused output loss, backward; fills grads_, returns the batch loss.
+// Forward and the fused output loss: fills acts_buf_ and, in delta_a_, the
+// output delta dL/dz; returns the batch loss (penalty included).
 template <typename T>
-double Network<T>::forward_backward(const T* X, const T* Y, const T* w, int64_t N, T l2) {
+double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2) {
   const int64_t L = num_layers();
   const T* in = X;
   for (int64_t l = 0; l < L; ++l) {
@@ -158,13 +160,20 @@ double Network<T>::forward_backward(const T* X, const T* Y, const T* w, int64_t 
     in = dst;
   }
   const T scale = T(1) / T(N);
+  T* out = acts_buf_[L - 1].data();
+  const double data_loss = loss_forward_backward<T>(out, delta_a_.data(), out, Y, w, N,
+                                                    fan_out(L - 1), loss_, acts_[L - 1],
+                                                    slope_, scale);
+  return data_loss + l2_penalty(l2) * double(scale);
+}
+
+// Backward from the output delta left by forward_loss: fills grads_.
+template <typename T>
+void Network<T>::backward(const T* X, int64_t N, T l2) {
+  const T scale = T(1) / T(N);
   T* delta = delta_a_.data();
   T* spare = delta_b_.data();
-  T* out = acts_buf_[L - 1].data();
-  const double data_loss = loss_forward_backward<T>(out, delta, out, Y, w, N, fan_out(L - 1),
-                                                    loss_, acts_[L - 1], slope_, scale);
-
-  for (int64_t l = L - 1; l >= 0; --l) {
+  for (int64_t l = num_layers() - 1; l >= 0; --l) {
     const int64_t I = fan_in(l), O = fan_out(l);
     const T* a_prev = l == 0 ? X : acts_buf_[l - 1].data();
     const T* W = params_.data() + w_offset(l);
@@ -183,13 +192,52 @@ double Network<T>::forward_backward(const T* X, const T* Y, const T* w, int64_t 
       std::swap(delta, spare);
     }
   }
-  return data_loss + l2_penalty(l2) * double(scale);
+}
+
+// A batch of one example: backward and optimizer step fused per layer, so
+// the weights are swept once and no gradient buffer is written. grads_ is
+// left untouched. float32 only; its reference twin is backward + update.
+template <typename T>
+void Network<T>::backward_update_one(const T* x, T l2, const OptimConfig& cfg) {
+  if constexpr (std::is_same_v<T, float>) {
+    T* delta = delta_a_.data();
+    T* spare = delta_b_.data();
+    for (int64_t l = num_layers() - 1; l >= 0; --l) {
+      const int64_t I = fan_in(l), O = fan_out(l);
+      const T* a_prev = l == 0 ? x : acts_buf_[l - 1].data();
+      const int64_t wo = w_offset(l), bo = b_offset(l);
+      dense_backward_update_one(l > 0 ? spare : nullptr, params_.data() + wo,
+                                state_m_.data() + wo, state_v_.data() + wo,
+                                params_.data() + bo, state_m_.data() + bo,
+                                state_v_.data() + bo, a_prev, delta, I, O, l2, cfg,
+                                step_count_);
+      if (l > 0) {
+        activation_backward<T>(spare, spare, a_prev, I, acts_[l - 1], slope_);
+        std::swap(delta, spare);
+      }
+    }
+  } else {
+    (void)x, (void)l2, (void)cfg;
+  }
+}
+
+template <typename T>
+void Network<T>::update(const OptimConfig& cfg) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (active_isa() != Isa::reference)
+      return optimizer_update_fast(params_.data(), state_m_.data(), state_v_.data(),
+                                   grads_.data(), num_params(), cfg, step_count_);
+  }
+  optimizer_update<T>(params_.data(), state_m_.data(), state_v_.data(), grads_.data(),
+                      num_params(), cfg, step_count_);
 }
 
 template <typename T>
 double Network<T>::gradients(const T* X, const T* Y, const T* w, int64_t N, T l2) {
   ensure_scratch(N);
-  return forward_backward(X, Y, w, N, l2);
+  const double batch_loss = forward_loss(X, Y, w, N, l2);
+  backward(X, N, l2);
+  return batch_loss;
 }
 
 template <typename T>
@@ -213,6 +261,8 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
   const int64_t backup_step = step_count_;
 
   const int64_t I = fan_in(0), O = fan_out(num_layers() - 1);
+  // The fused batch-1 path exists for float32; 'reference' keeps the plain path.
+  const bool fuse_single = std::is_same_v<T, float> && active_isa() != Isa::reference;
   double total = 0;
   int64_t batch_index = 0;
   for (int64_t start = 0; start < n_order; start += batch_size, ++batch_index) {
@@ -237,15 +287,19 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
       xb = x_batch_.data();
       yb = y_batch_.data();
     }
-    const double batch_loss = forward_backward(xb, yb, wb, rows, l2);
+    const double batch_loss = forward_loss(xb, yb, wb, rows, l2);
     if (!std::isfinite(batch_loss)) {
       result.status = EpochStatus::non_finite;
       result.failed_batch = batch_index;
       break;
     }
     ++step_count_;
-    optimizer_update<T>(params_.data(), state_m_.data(), state_v_.data(), grads_.data(),
-                        num_params(), cfg, step_count_);
+    if (rows == 1 && fuse_single) {
+      backward_update_one(xb, l2, cfg);
+    } else {
+      backward(xb, rows, l2);
+      update(cfg);
+    }
     total += batch_loss * double(rows);
     result.rows += rows;
     ++result.batches;

@@ -85,7 +85,10 @@ class Network {
 
  private:
   void ensure_scratch(int64_t rows);
-  double forward_backward(const T* X, const T* Y, const T* w, int64_t N, T l2);
+  double forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2);
+  void backward(const T* X, int64_t N, T l2);
+  void backward_update_one(const T* x, T l2, const OptimConfig& cfg);
+  void update(const OptimConfig& cfg);
   double l2_penalty(T l2) const;
   bool params_finite() const;
 
