@@ -85,8 +85,8 @@ def test_in_place_and_assigned_coefs_change_predictions():
     est.intercepts_[1][...] = [0.0, 0.0, 5.0]
     assert np.all(est.predict(X) == 2)
     est.coefs_ = [np.zeros((4, 6)), np.zeros((6, 3))]  # assigned: copied in at predict
-    np.testing.assert_allclose(est.predict_proba(X)[0], np.exp([0, 0, 5]) / np.exp([0, 0, 5]).sum(),
-                               rtol=1e-5)
+    expected = np.exp([0, 0, 5]) / np.exp([0, 0, 5]).sum()
+    np.testing.assert_allclose(est.predict_proba(X)[0], expected, rtol=1e-5)
     assert not np.allclose(before, est.predict_proba(X))
 
 
@@ -252,8 +252,9 @@ def test_pickle_clone_pipeline_gridsearch():
             isinstance(est, Perceptron)
         twin = clone(est)
         assert twin.get_params() == est.get_params() and not hasattr(twin, "coefs_")
-    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, learning_rate_init=0.01,
-                                                         random_state=0))
+    pipe = make_pipeline(StandardScaler(),
+                         MLPClassifier(hidden_layer_sizes=(8,), max_iter=300,
+                                       learning_rate_init=0.01, random_state=0))
     assert pipe.fit(X, y).score(X, y) > 0.9
     search = GridSearchCV(LogisticRegression(), {"C": [0.01, 1.0]}, cv=3).fit(X, y)
     assert search.best_params_["C"] in (0.01, 1.0) and search.best_score_ > 0.9

@@ -74,7 +74,8 @@ def _check_choice(value, name, choices):
 
 def _check_real(value, name, low=None, high=None, *, low_open=False, high_open=False,
                 allow_inf=False):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or np.isnan(value):
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+            or np.isnan(value)):
         raise ValueError(f"The '{name}' parameter must be a real number. Got {value!r} instead.")
     if not allow_inf and not np.isfinite(value):
         raise ValueError(f"The '{name}' parameter must be finite. Got {value!r} instead.")
@@ -91,7 +92,8 @@ def _check_real(value, name, low=None, high=None, *, low_open=False, high_open=F
 
 
 def _check_int(value, name, low=1):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low:
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
+            or value < low):
         raise ValueError(
             f"The '{name}' parameter must be an int in the range [{low}, inf). Got {value!r} "
             "instead."
@@ -540,7 +542,7 @@ class NetworkEstimator(BaseEstimator):
         self.n_iter_ = 0
         try:
             for _ in range(epochs):
-                order = (self._rng.permutation(n) if self.shuffle else np.arange(n)).astype(np.int64)
+                order = self._epoch_order(n)
                 result = self._train_one_epoch(Xn, Y_tr, w, order, batch, l2)
                 if result["status"] == "non_finite":
                     raise TrainingDivergedError(
@@ -576,6 +578,9 @@ class NetworkEstimator(BaseEstimator):
             warnings.warn("Training interrupted by user.", stacklevel=4)
         if validation is not None:
             net.params[...] = best_params
+
+    def _epoch_order(self, n):
+        return (self._rng.permutation(n) if self.shuffle else np.arange(n)).astype(np.int64)
 
     def _should_stop(self):
         """scikit-learn's trigger_stopping: adaptive SGD first divides the rate by 5."""
