@@ -213,7 +213,8 @@ def machine_info():
         from fastmlp import _core
 
         info["fastmlp"] = {"version": fastmlp.__version__, "isa": _core.active_isa(),
-                           "openmp": bool(_core.has_openmp), "commit": git_commit()}
+                           "openmp": bool(_core.has_openmp), "path": str(Path(fastmlp.__file__).parent),
+                           "repo_head": git_commit()}
     except ImportError as error:
         info["fastmlp"] = {"error": str(error)}
     return info
@@ -236,8 +237,8 @@ def describe_machine(info):
         f"load average at start {info['load_average_1_5_15_min']}",
         f"- Python {info['python']}, numpy {info['numpy']} with {blas.get('internal_api')} "
         f"{blas.get('version')} (kernel {blas.get('architecture')})",
-        f"- fastmlp {fm.get('version')} (commit {fm.get('commit')}, ISA {fm.get('isa')}, "
-        f"OpenMP {fm.get('openmp')})",
+        f"- fastmlp {fm.get('version')} from {fm.get('path')} (repository HEAD {fm.get('repo_head')}, "
+        f"ISA {fm.get('isa')}, OpenMP {fm.get('openmp')})",
     ]
     unset = info.get("blas_overrides_unset")
     if unset:
