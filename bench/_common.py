@@ -38,8 +38,8 @@ def median(values):
     return statistics.median(values)
 
 
-def time_per_call(fn, min_sample_seconds=0.002, samples=15, warmup_calls=3):
-    """Median seconds per call of fn(), over `samples` samples of enough calls each.
+def seconds_per_call_samples(fn, min_sample_seconds=0.002, samples=15, warmup_calls=3):
+    """`samples` measurements of seconds per call of fn(), each over enough calls.
 
     Small calls are repeated inside one sample so the clock's resolution and the
     loop's own overhead stay negligible.
@@ -61,7 +61,7 @@ def time_per_call(fn, min_sample_seconds=0.002, samples=15, warmup_calls=3):
         for _ in range(calls):
             fn()
         per_call.append((time.perf_counter() - started) / calls)
-    return median(per_call)
+    return per_call
 
 
 # ------------------------------------------------------------------ environment and threads

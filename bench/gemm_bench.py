@@ -6,7 +6,9 @@ For each layer (I inputs, O outputs) of 784-256-128-10 and batch N:
     dA        dA = dZ W^T    (N x O) (O x I)      gemm(dZ, W, trans_b=True)
 numpy computes the same products with views (A.T @ dZ, dZ @ W.T), which its
 BLAS reads in place like fastmlp does. Each (library, threads) runs in a fresh
-process; the reported time is the median over samples.
+process, alternating fastmlp and numpy over several rounds so that load from
+other processes hits both alike; the reported time is the median of all
+samples of all rounds.
 
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, if set, make OpenBLAS use a slower
 kernel; this script re-executes itself without them and says so in the report.
@@ -103,26 +105,34 @@ def run_worker(config):
             numpy_call = numpy_product(left, right, trans_a, trans_b)
             check_agrees(fast_call, numpy_call, f"{case}")
             call = fast_call if library == "fastmlp" else numpy_call
-            seconds = common.time_per_call(call, config["min_sample_seconds"], config["samples"])
+            samples = common.seconds_per_call_samples(call, config["min_sample_seconds"], config["samples"])
             M, K, N = product_shape(left, right, trans_a, trans_b)
-            timings.append({**case, "M": M, "K": K, "N": N, "seconds": seconds,
-                            "gflops": 2 * M * K * N / seconds / 1e9})
+            timings.append({**case, "M": M, "K": K, "N": N, "samples": samples})
     common.emit_worker_result({"timings": timings, "isa": isa, "numpy_blas": common.numpy_blas_info()})
 
 
 # ================================================================== parent side
 def run_all(args):
+    """{(library, threads): worker result}, the timings' samples pooled over all rounds."""
     results = {}
-    for threads in args.threads:
-        for library in LIBRARIES:
-            common.progress(f"{library}, {threads} thread(s) ...")
-            config = {"library": library, "threads": threads, "batch_sizes": args.batch_sizes,
-                      "isa": args.isa, "min_sample_seconds": args.min_sample_seconds,
-                      "samples": args.samples}
-            result = common.run_worker(__file__, config, threads, args.timeout)
-            if "error" in result:
-                raise SystemExit(f"{library} at {threads} thread(s) failed: {result['error']}")
-            results[(library, threads)] = result
+    for round_number in range(1, args.rounds + 1):
+        for threads in args.threads:
+            for library in LIBRARIES:
+                common.progress(f"round {round_number}/{args.rounds}: {library}, {threads} thread(s)")
+                config = {"library": library, "threads": threads, "batch_sizes": args.batch_sizes,
+                          "isa": args.isa, "min_sample_seconds": args.min_sample_seconds,
+                          "samples": args.samples}
+                result = common.run_worker(__file__, config, threads, args.timeout)
+                if "error" in result:
+                    raise SystemExit(f"{library} at {threads} thread(s) failed: {result['error']}")
+                pooled = results.setdefault((library, threads), result)
+                if pooled is not result:
+                    for kept, new in zip(pooled["timings"], result["timings"]):
+                        kept["samples"] += new["samples"]
+    for result in results.values():
+        for timing in result["timings"]:
+            timing["seconds"] = common.median(timing["samples"])
+            timing["gflops"] = 2 * timing["M"] * timing["K"] * timing["N"] / timing["seconds"] / 1e9
     return results
 
 
@@ -155,7 +165,8 @@ def render_markdown(rows, args, machine, isa, command, wall_seconds):
         "",
         "Layer shapes of the 784-256-128-10 MLP at batch N; M x K x N is the product's "
         "op(A) (M x K) times op(B) (K x N). GFLOP/s = 2 M K N / median seconds per call "
-        f"(median of {args.samples} samples, each at least {args.min_sample_seconds * 1000:.0f} ms "
+        f"(median of {args.samples * args.rounds} samples: {args.samples} in each of {args.rounds} "
+        f"rounds that alternate the libraries; each sample at least {args.min_sample_seconds * 1000:.0f} ms "
         "of repeated calls; both libraries allocate the output on every call). "
         "Speedup = numpy time / fastmlp time (above 1: fastmlp is faster).",
         "",
@@ -190,7 +201,8 @@ def parse_args(argv):
     parser.add_argument("--threads", type=common.parse_int_list, default=[1, 2])
     parser.add_argument("--isa", default="", help="fastmlp kernel (reference, baseline, avx2, avx512); "
                         "default: the active one")
-    parser.add_argument("--samples", type=int, default=15)
+    parser.add_argument("--samples", type=int, default=7, help="samples per case per round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating fastmlp/numpy passes")
     parser.add_argument("--min-sample-seconds", type=float, default=0.005)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--out-dir", type=Path, default=None, help="default: bench/results")
@@ -199,6 +211,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.quick:
         args.batch_sizes, args.threads, args.samples, args.min_sample_seconds = [1, 128], [1], 5, 0.001
+        args.rounds = 1
     return args
 
 
