@@ -5,6 +5,8 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <limits>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -244,6 +246,18 @@ void bind_network_class(py::module_& m, const char* class_name) {
              for (int64_t s : sizes)
                if (s < 1)
                  throw py::value_error("every layer size must be >= 1, got " + std::to_string(s));
+             // The Network computes offsets in int64; sizes whose parameter
+             // count does not fit would wrap around (undefined behaviour).
+             int64_t n_params = 0;
+             const int64_t limit = std::numeric_limits<int64_t>::max() / 8;
+             for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+               const int64_t I = sizes[l], O = sizes[l + 1];
+               if (I > limit / O || I * O > limit - O - n_params)
+                 throw py::value_error("layer sizes " + std::to_string(I) + " x " +
+                                       std::to_string(O) +
+                                       " need more parameters than a network can address");
+               n_params += I * O + O;
+             }
              if (activations.size() != sizes.size() - 1)
                throw py::value_error("expected " + std::to_string(sizes.size() - 1) +
                                      " activations (one per layer), got " +
@@ -267,7 +281,16 @@ void bind_network_class(py::module_& m, const char* class_name) {
                                      "': use softmax with categorical_cross_entropy, sigmoid "
                                      "with binary_cross_entropy, step with perceptron, or an "
                                      "elementwise activation with squared_error");
-             return std::make_unique<Net>(sizes, acts, loss_kind, static_cast<T>(slope));
+             try {
+               return std::make_unique<Net>(sizes, acts, loss_kind, static_cast<T>(slope));
+             } catch (const std::bad_alloc&) {
+               PyErr_SetString(PyExc_MemoryError,
+                               ("not enough memory for a network of " +
+                                std::to_string(n_params) + " parameters (4 buffers of " +
+                                std::to_string(n_params * int64_t(sizeof(T))) + " bytes)")
+                                   .c_str());
+               throw py::error_already_set();
+             }
            }),
            py::arg("sizes"), py::arg("activations"), py::arg("loss"), py::arg("slope") = 0.01)
       .def_property_readonly("sizes", [](const Net& n) { return n.sizes(); })

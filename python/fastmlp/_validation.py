@@ -5,10 +5,21 @@ Every error names what was expected and what came.
 
 import numbers
 
+import inspect
+
 import numpy as np
+import scipy.sparse
 from sklearn.utils import check_array
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+# scikit-learn renamed force_all_finite to ensure_all_finite in 1.6; the
+# finiteness check is ours (it names the position), so turn theirs off.
+_NO_FINITE_CHECK = (
+    {"ensure_all_finite": False}
+    if "ensure_all_finite" in inspect.signature(check_array).parameters
+    else {"force_all_finite": False}
+)
 
 
 def check_features(X, *, n_features=None, name="X", keep_uint8=False):
@@ -16,18 +27,97 @@ def check_features(X, *, n_features=None, name="X", keep_uint8=False):
 
     uint8 arrays are kept as they are when `keep_uint8` (the fused
     uint8 -> float32 normalization reads them directly); everything else
-    becomes float32 or float64.
+    becomes float32 or float64. Any layout works (strided, Fortran-ordered,
+    read-only memory maps): conversion to C order happens once, later.
     """
-    if keep_uint8 and isinstance(X, np.ndarray) and X.dtype == np.uint8:
-        X = check_array(X, dtype=None, input_name=name)
-    else:
-        X = check_array(X, dtype=[np.float64, np.float32], input_name=name)
-        _check_float32_range(X, name)
+    X = as_real_array(X, name)
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features), got a "
+            f"{X.ndim}-D array of shape {X.shape}"
+        )
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"{name} must have at least one sample (row) and one feature (column), "
+            f"got shape {X.shape}"
+        )
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(
             f"{name} has {X.shape[1]} features, but the model expects {n_features}"
         )
+    if keep_uint8 and X.dtype == np.uint8:
+        return X
+    # float16, integers and bools become float64 (exact), float32 stays as is.
+    X = check_array(X, dtype=[np.float64, np.float32], input_name=name, **_NO_FINITE_CHECK)
+    check_finite(X, name)
+    _check_float32_range(X, name)
     return X
+
+
+def as_real_array(values, name):
+    """`values` as a numpy array of bool, integer or float numbers.
+
+    Complex numbers, strings, bytes, dates and objects that are not real
+    numbers are refused, naming the dtype that came.
+    """
+    if scipy.sparse.issparse(values):
+        raise TypeError(
+            f"{name} must be a dense array, got a sparse {type(values).__name__}; "
+            "convert it with .toarray()"
+        )
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{name} must be a rectangular array of numbers, got a {type(values).__name__} "
+            f"that numpy cannot convert ({error})"
+        ) from None
+    if array.dtype.kind in "biuf":
+        return array
+    if array.dtype.kind == "O":
+        return _object_to_float(array, name)
+    raise ValueError(
+        f"{name} must hold real numbers (float, integer or bool), got dtype {array.dtype}"
+    )
+
+
+def _object_to_float(array, name):
+    # numpy would parse strings such as "1.5"; text is not a number here.
+    for value in array.flat:
+        if isinstance(value, (str, bytes, complex, np.complexfloating)):
+            raise ValueError(
+                f"{name} must hold real numbers, got dtype object containing "
+                f"{type(value).__name__} {value!r:.40}"
+            )
+    try:
+        return array.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{name} must hold real numbers, got dtype object that does not convert "
+            f"to float ({error})"
+        ) from None
+
+
+def check_finite(X, name):
+    """Raise naming the first NaN or infinity, if any."""
+    if X.dtype.kind != "f" or X.size == 0:
+        return
+    # One streaming pass with no temporary of X's size: a float64 sum is
+    # finite exactly when every element is (for float32 input; a float64
+    # overflow falls through to the exact check below).
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(X, dtype=np.float64)):
+            return
+    bad = ~np.isfinite(X)
+    if not bad.any():
+        return
+    position = tuple(int(i) for i in np.argwhere(bad)[0])
+    value = X[position]
+    where = f"row {position[0]}, column {position[1]}" if X.ndim == 2 else f"index {position[0]}"
+    raise ValueError(
+        f"{name} must contain only finite numbers, got {value} at {where} "
+        f"({int(bad.sum())} non-finite value(s) in all)"
+    )
 
 
 def _check_float32_range(X, name):
@@ -77,3 +167,37 @@ def check_positive_float(value, name):
     if check_non_negative_float(value, name) == 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
     return float(value)
+
+
+def check_targets(y, n_rows, name="y"):
+    """Targets: a 1-D or 2-D array of n_rows finite real numbers in float32 range."""
+    y = as_real_array(y, name)
+    if y.ndim not in (1, 2):
+        raise ValueError(
+            f"{name} must be 1-D (n_samples,) or 2-D (n_samples, n_outputs), got a "
+            f"{y.ndim}-D array of shape {y.shape}"
+        )
+    if y.shape[0] != n_rows:
+        raise ValueError(f"X has {n_rows} rows but {name} has {y.shape[0]}")
+    if y.dtype.kind == "f":
+        check_finite(y, name)
+        _check_float32_range(y, name)
+    return y
+
+
+def check_finite_output(out, X):
+    """The network's output must be finite; overflow means the input was too large."""
+    if out.dtype.kind != "f":
+        return
+    # The output is n_rows x n_outputs: cheap next to the forward pass.
+    finite = np.isfinite(out)
+    if finite.all():
+        return
+    rows = np.flatnonzero(~finite.all(axis=1))
+    largest = float(np.max(np.abs(X[rows[0]]))) if X.dtype.kind in "biuf" else float("nan")
+    raise ValueError(
+        f"the network's output is NaN or infinite for {rows.size} of {out.shape[0]} rows "
+        f"(first: row {rows[0]}, whose largest input magnitude is {largest:.3g}); expected "
+        "finite outputs, which needs inputs small enough for float arithmetic through "
+        "the network: scale the input (e.g. normalize='zscore')"
+    )

@@ -6,6 +6,8 @@ The weights live in the native network's flat buffer; `W` and `b` are views
 into it, so reading or assigning them touches the real parameters.
 """
 
+import functools
+import threading
 import time
 
 import numpy as np
@@ -24,15 +26,40 @@ from ._names import (
 from ._normalize import Normalizer
 from ._validation import (
     check_features,
+    check_finite_output,
     check_non_negative_float,
     check_positive_float,
     check_positive_int,
     check_sample_weight,
+    check_targets,
 )
 from .errors import ModelBusyError, TrainingDivergedError
 
 _NETWORK_CLASSES = {np.dtype(np.float32): _core.NetworkF32, np.dtype(np.float64): _core.NetworkF64}
 _CLASSIFICATION_LOSSES = ("categorical_cross_entropy", "binary_cross_entropy", "perceptron")
+
+
+def _one_trainer_at_a_time(method):
+    """Refuse a second fit (or gradients) on a model another thread is training.
+
+    The native network locks each epoch, but a fit spans many epochs and also
+    resets optimizer state and history in Python; two interleaved fits would
+    mix them. A non-blocking lock held for the whole call makes the second
+    caller fail fast instead. It is re-entrant, so a callback may call
+    gradients() on the model it is training.
+    """
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        if not self._train_lock.acquire(blocking=False):
+            raise ModelBusyError(
+                f"{method.__name__}() refused: this model is being trained in another "
+                "thread; wait for that fit to end, or train a copy (copy.deepcopy(model))"
+            )
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._train_lock.release()
+    return locked
 
 
 class MLP:
@@ -70,7 +97,16 @@ class MLP:
                 f"layer_sizes needs at least [n_inputs, n_outputs], got {list(layer_sizes)}"
             )
         n_hidden = len(sizes) - 2
-        hidden = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        if isinstance(activation, str):
+            hidden = [activation] * n_hidden
+        else:
+            try:
+                hidden = list(activation)
+            except TypeError:
+                raise TypeError(
+                    "activation must be a name or a sequence of names, got "
+                    f"{type(activation).__name__}"
+                ) from None
         if len(hidden) != n_hidden:
             raise ValueError(
                 f"expected {n_hidden} hidden activations for layer_sizes {sizes}, got {len(hidden)}"
@@ -90,6 +126,7 @@ class MLP:
         self._rng = np.random.default_rng(seed)
         self._net = _NETWORK_CLASSES[self.dtype](sizes, self.activations, self.loss_name, self.slope)
         self.history = {}
+        self._train_lock = threading.RLock()
         self._initialize()
 
     # ------------------------------------------------------------ structure
@@ -167,13 +204,7 @@ class MLP:
 
     def _targets(self, y, n_rows):
         """Targets as an (n_rows, n_outputs) array of the model's dtype."""
-        y = np.asarray(y)
-        if y.dtype.kind not in "biuf":
-            raise ValueError(f"y must be numeric for the model API, got dtype {y.dtype}")
-        if y.shape[0] != n_rows:
-            raise ValueError(f"X has {n_rows} rows but y has {y.shape[0]}")
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity")
+        y = check_targets(y, n_rows)
         O = self.n_outputs
         if y.ndim == 1 and self.loss_name == "categorical_cross_entropy":
             labels = y.astype(np.int64)
@@ -198,7 +229,9 @@ class MLP:
         if return_all:
             zs, acts = self._net.forward_all(Xn)
             return list(zs), list(acts)
-        return self._net.predict(Xn)
+        out = self._net.predict(Xn)
+        check_finite_output(out, Xn)
+        return out
 
     def predict_proba(self, X):
         """The output layer's activation: class probabilities for softmax and sigmoid."""
@@ -217,7 +250,7 @@ class MLP:
     def score(self, X, y):
         """Accuracy for classifiers (exact match for multi-label); R^2 for regression."""
         predicted = self.predict(X)
-        y = np.asarray(y)
+        y = check_targets(y, predicted.shape[0])
         if self.loss_name in _CLASSIFICATION_LOSSES:
             if self.loss_name == "categorical_cross_entropy" and y.ndim == 2:
                 y = np.argmax(y, axis=1)
@@ -234,6 +267,7 @@ class MLP:
         return float(self._net.loss(Xn, self._targets(y, Xn.shape[0]), w,
                                     check_non_negative_float(l2, "l2")))
 
+    @_one_trainer_at_a_time
     def gradients(self, X, y, *, sample_weight=None, l2=0.0):
         """(loss, [dW[1..L]], [db[1..L]]) of the mean loss on a batch, by backpropagation."""
         Xn = self._features(X)
@@ -259,6 +293,7 @@ class MLP:
             raise
 
     # ------------------------------------------------------------ training
+    @_one_trainer_at_a_time
     def fit(self, X, y, *, epochs=10, batch_size=32, optimizer="sgd", learning_rate=0.01,
             momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, l2=0.0, shuffle=True,
             sample_weight=None, validation_data=None, train_metrics=False, verbose=False,
@@ -329,11 +364,13 @@ class MLP:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_net"] = np.array(self._net.params, copy=True)
+        del state["_train_lock"]
         return state
 
     def __setstate__(self, state):
         params = state.pop("_net")
         self.__dict__.update(state)
+        self._train_lock = threading.RLock()
         self._net = _NETWORK_CLASSES[self.dtype](self.layer_sizes, self.activations,
                                                  self.loss_name, self.slope)
         self._net.params[...] = params
