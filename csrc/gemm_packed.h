@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -243,15 +244,40 @@ void gemv(float* c, const float* A, int64_t lda, bool trans_a, const float* B, i
   // between threads and never changes a sum.
   const int64_t chunk = 64;
   const int64_t n_chunks = (Nc + chunk - 1) / chunk;
-  (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t t = 0; t < n_chunks; ++t) {
-    const int64_t j0 = t * chunk, j1 = std::min(Nc, j0 + chunk);
+  auto columns = [&](int64_t j0, int64_t j1) {
     if (trans_b)
       gemv_dots<V>(c, a, B, ldb, j0, j1, K, accumulate);
     else
       gemv_rows<V>(c, a, B, ldb, j0, j1, K, accumulate);
+  };
+  // Serial calls skip the OpenMP runtime entirely: at batch size 1 its
+  // entry cost alone is a sizable share of a small layer.
+  if (!parallel) return columns(0, Nc);
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < n_chunks; ++t) columns(t * chunk, std::min(Nc, (t + 1) * chunk));
+}
+
+// C[M, 1] (+)= op(A)[M, K] op(B)[K, 1] (a single-output layer: binary logistic
+// regression, perceptron), computed as its transpose C^T = op(B)^T op(A)^T so
+// the vector runs along M instead of wasting all but one lane of a tile.
+template <class V>
+void gemv_column(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                 const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t K,
+                 bool accumulate) {
+  // op(B)^T as a 1 x K row: contiguous when B is stored 1 x K, else strided.
+  const bool row_strided = !trans_b;
+  // op(A)^T is K x M: A^T stored K x M is already that; row-major A is its transpose.
+  float* c = C;
+  thread_local std::vector<float> column;
+  if (ldc != 1) {
+    if (static_cast<int64_t>(column.size()) < M) column.resize(M);
+    c = column.data();
+    if (accumulate)
+      for (int64_t i = 0; i < M; ++i) c[i] = C[i * ldc];
   }
+  gemv<V>(c, B, ldb, row_strided, A, lda, !trans_a, M, K, accumulate);
+  if (ldc != 1)
+    for (int64_t i = 0; i < M; ++i) C[i * ldc] = c[i];
 }
 
 // ------------------------------------------------------------------ driver
@@ -341,9 +367,14 @@ struct Plan {
   }
 };
 
+// n floats from a reused buffer, starting on a 64-byte line so that no
+// full-vector load of a packed sliver straddles two cache lines.
 inline float* grow(std::vector<float>& buf, int64_t n) {
-  if (static_cast<int64_t>(buf.size()) < n) buf.resize(n);
-  return buf.data();
+  constexpr int64_t kLineFloats = 16;
+  if (static_cast<int64_t>(buf.size()) < n + kLineFloats) buf.resize(n + kLineFloats);
+  const auto addr = reinterpret_cast<std::uintptr_t>(buf.data());
+  const auto offset = ((64 - addr % 64) % 64) / sizeof(float);
+  return buf.data() + offset;
 }
 
 template <class V, int NV>
@@ -403,8 +434,14 @@ void sgemm_packed(float* C, int64_t ldc, const float* A, int64_t lda, bool trans
       for (int64_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(float) * Nc);
     return;
   }
+  // A vector stored with unit stride reads the same as a row or as a column;
+  // take whichever layout keeps the vector loops contiguous.
+  if (!trans_b && Nc == 1 && ldb == 1) trans_b = true, ldb = K;
+  if (trans_b && K == 1 && ldb == 1) trans_b = false, ldb = Nc;
+  if (!trans_a && K == 1 && lda == 1) trans_a = true, lda = M;
   const bool accumulate = beta == 1.f;
   if (M == 1) return gemv<V>(C, A, lda, trans_a, B, ldb, trans_b, Nc, K, accumulate);
+  if (Nc == 1) return gemv_column<V>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, K, accumulate);
   const GemmArgs g{C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, accumulate};
   // Narrow outputs (a 10-class layer): one vector of columns, twice the rows.
   if (Nc <= V::kLanes) return gemm_tiles<V, 1>(g);

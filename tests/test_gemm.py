@@ -73,6 +73,8 @@ LAYER_CASES = [
         (1, 784, 256, False, True),
         (784, 256, 1, True, False),
         (97, 45, 300, True, True),
+        (1000, 1, 300, False, False),  # one output column: the transposed gemv
+        (300, 1, 1000, True, True),
         (33, 40, 2500, True, False),  # K past one micro-kernel block
         (20, 300, 2100, False, True),
     ]

@@ -130,7 +130,8 @@ int main(int argc, char** argv) {
   const auto vars = variants();
   std::mt19937 rng(42);
   const int64_t batches[] = {1, 32, 128, 1024};
-  const int64_t layers[][2] = {{784, 256}, {256, 128}, {128, 10}};
+  // The MLP 784-256-128-10 layers, and a single-output (binary logistic) layer.
+  const int64_t layers[][2] = {{784, 256}, {256, 128}, {128, 10}, {784, 1}};
 
   std::printf("%-30s %3s", "shape (GFLOP/s)", "thr");
   for (const auto& v : vars) std::printf(" %9s", isa_name(v.isa));
