@@ -11,6 +11,8 @@ namespace fastmlp {
                                  const OptimConfig&, int64_t);                             \
   void optimizer_update_flat(float*, float*, float*, const float*, int64_t,                \
                              const OptimConfig&, int64_t);                                 \
+  void dense_forward_one(float*, float*, const float*, const float*, int64_t, int64_t);     \
+  int64_t row_blocks(int64_t);                                                             \
   }
 FASTMLP_DECLARE_FUSED(isa_baseline)
 #ifdef FASTMLP_X86
@@ -35,6 +37,21 @@ void dense_backward_update_one(float* da_prev, float* W, float* Wm, float* Wv, f
       return isa_baseline::dense_backward_update_one(da_prev, W, Wm, Wv, b, bm, bv, a_prev,
                                                      delta, I, O, l2, cfg, t);
   }
+}
+
+void dense_forward_one(float* z, float* partial, const float* x, const float* W, int64_t I,
+                       int64_t O) {
+  switch (active_isa()) {
+#ifdef FASTMLP_X86
+    case Isa::avx512: return isa_avx512::dense_forward_one(z, partial, x, W, I, O);
+    case Isa::avx2: return isa_avx2::dense_forward_one(z, partial, x, W, I, O);
+#endif
+    default: return isa_baseline::dense_forward_one(z, partial, x, W, I, O);
+  }
+}
+
+int64_t dense_forward_one_scratch(int64_t I, int64_t O) {
+  return isa_baseline::row_blocks(I) * O;
 }
 
 void optimizer_update_fast(float* params, float* m, float* v, const float* grads, int64_t n,

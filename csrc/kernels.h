@@ -130,6 +130,13 @@ void dense_backward_update_one(float* da_prev, float* W, float* Wm, float* Wv, f
                                const float* delta, int64_t I, int64_t O, float l2,
                                const OptimConfig& cfg, int64_t t);
 
+// A batch of ONE example through one dense layer, forward (bias not added):
+// z[O] = x[I] W[I,O], in fixed row blocks so the sum order does not depend on
+// the thread count. partial: scratch of dense_forward_one_scratch(I, O) floats.
+void dense_forward_one(float* z, float* partial, const float* x, const float* W, int64_t I,
+                       int64_t O);
+int64_t dense_forward_one_scratch(int64_t I, int64_t O);
+
 // optimizer_update for float32, vectorized per ISA and threaded for large n.
 void optimizer_update_fast(float* params, float* m, float* v, const float* grads, int64_t n,
                            const OptimConfig& cfg, int64_t t);

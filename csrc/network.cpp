@@ -76,6 +76,12 @@ void Network<T>::ensure_scratch(int64_t rows) {
   for (int64_t l = 0; l < num_layers(); ++l) acts_buf_[l].resize(rows * fan_out(l));
   delta_a_.resize(rows * max_width_);
   delta_b_.resize(rows * max_width_);
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t partial = 0;
+    for (int64_t l = 0; l < num_layers(); ++l)
+      partial = std::max(partial, dense_forward_one_scratch(fan_in(l), fan_out(l)));
+    forward_partial_.resize(partial);
+  }
 }
 
 template <typename T>
@@ -148,12 +154,22 @@ double Network<T>::loss(const T* X, const T* Y, const T* w, int64_t N, T l2) con
 // Forward and the fused output loss: fills acts_buf_ and, in delta_a_, the
 // output delta dL/dz; returns the batch loss (penalty included).
 template <typename T>
-double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2) {
+double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2,
+                                bool fused_one) {
   const int64_t L = num_layers();
   const T* in = X;
   for (int64_t l = 0; l < L; ++l) {
     T* dst = acts_buf_[l].data();
-    dense_forward(dst, in, params_.data() + w_offset(l), N, fan_in(l), fan_out(l));
+    const T* W = params_.data() + w_offset(l);
+    if constexpr (std::is_same_v<T, float>) {
+      if (fused_one) {
+        dense_forward_one(dst, forward_partial_.data(), in, W, fan_in(l), fan_out(l));
+      } else {
+        dense_forward(dst, in, W, N, fan_in(l), fan_out(l));
+      }
+    } else {
+      dense_forward(dst, in, W, N, fan_in(l), fan_out(l));
+    }
     // The output layer stops at z: the loss kernel applies its activation.
     bias_activation_forward<T>(dst, params_.data() + b_offset(l), N, fan_out(l),
                                l == L - 1 ? Act::identity : acts_[l], slope_);
@@ -235,16 +251,9 @@ void Network<T>::update(const OptimConfig& cfg) {
 template <typename T>
 double Network<T>::gradients(const T* X, const T* Y, const T* w, int64_t N, T l2) {
   ensure_scratch(N);
-  const double batch_loss = forward_loss(X, Y, w, N, l2);
+  const double batch_loss = forward_loss(X, Y, w, N, l2, false);
   backward(X, N, l2);
   return batch_loss;
-}
-
-template <typename T>
-bool Network<T>::params_finite() const {
-  for (T p : params_)
-    if (!std::isfinite(p)) return false;
-  return true;
 }
 
 template <typename T>
@@ -287,14 +296,15 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
       xb = x_batch_.data();
       yb = y_batch_.data();
     }
-    const double batch_loss = forward_loss(xb, yb, wb, rows, l2);
+    const bool fused_one = rows == 1 && fuse_single;
+    const double batch_loss = forward_loss(xb, yb, wb, rows, l2, fused_one);
     if (!std::isfinite(batch_loss)) {
       result.status = EpochStatus::non_finite;
       result.failed_batch = batch_index;
       break;
     }
     ++step_count_;
-    if (rows == 1 && fuse_single) {
+    if (fused_one) {
       backward_update_one(xb, l2, cfg);
     } else {
       backward(xb, rows, l2);
@@ -304,7 +314,10 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
     result.rows += rows;
     ++result.batches;
   }
-  if (result.status == EpochStatus::non_finite && !params_finite()) {
+  // The updates before a non-finite loss are what blew up: their weights may
+  // be finite yet so large that every later forward pass overflows. The
+  // start of the epoch is the last state known to be sound.
+  if (result.status == EpochStatus::non_finite) {
     params_ = backup_params_;
     state_m_ = backup_m_;
     state_v_ = backup_v_;

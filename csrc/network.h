@@ -73,8 +73,8 @@ class Network {
   // One epoch: batches of `batch_size` rows taken from X, Y (and w) in the
   // order given by `order[n_order]`; forward, loss, backward, update for each.
   // Between batches it asks `stop`; a batch whose loss is not finite stops
-  // the epoch before its update, and if the weights themselves went
-  // non-finite they are restored to the start of the epoch.
+  // the epoch before its update and restores the weights and optimizer
+  // state to the start of the epoch.
   EpochResult train_epoch(const T* X, const T* Y, const T* w, const int64_t* order,
                           int64_t n_order, int64_t batch_size, const OptimConfig& cfg,
                           T l2, const StopCheck& stop);
@@ -85,12 +85,11 @@ class Network {
 
  private:
   void ensure_scratch(int64_t rows);
-  double forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2);
+  double forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2, bool fused_one);
   void backward(const T* X, int64_t N, T l2);
   void backward_update_one(const T* x, T l2, const OptimConfig& cfg);
   void update(const OptimConfig& cfg);
   double l2_penalty(T l2) const;
-  bool params_finite() const;
 
   std::vector<int64_t> sizes_;
   std::vector<Act> acts_;
@@ -108,6 +107,7 @@ class Network {
   std::vector<T> x_batch_, y_batch_, w_batch_;
   std::vector<std::vector<T>> acts_buf_;
   std::vector<T> delta_a_, delta_b_;
+  std::vector<T> forward_partial_;  // row-block partial sums of the batch-1 forward
   std::vector<T> backup_params_, backup_m_, backup_v_;
 
   std::mutex train_mutex_;
