@@ -27,3 +27,10 @@ __all__ += ["LogisticRegression", "MLPClassifier", "MLPRegressor", "Perceptron"]
 from .io import ModelFileError, load, save  # noqa: E402
 
 __all__ += ["ModelFileError", "load", "save"]
+
+# Diagnostics (fastmlp.diagnostics) and ready-made callbacks (fastmlp.callbacks).
+from . import callbacks, diagnostics  # noqa: E402
+from .callbacks import EarlyStopping  # noqa: E402
+from .diagnostics import check_gradients  # noqa: E402
+
+__all__ += ["EarlyStopping", "callbacks", "check_gradients", "diagnostics"]

@@ -24,6 +24,7 @@ from ._names import (
     default_loss,
 )
 from ._normalize import Normalizer
+from ._progress import EpochBar, bar_wanted, train_epoch_in_chunks
 from ._validation import (
     check_features,
     check_finite_output,
@@ -297,14 +298,21 @@ class MLP:
     def fit(self, X, y, *, epochs=10, batch_size=32, optimizer="sgd", learning_rate=0.01,
             momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, l2=0.0, shuffle=True,
             sample_weight=None, validation_data=None, train_metrics=False, verbose=False,
-            callbacks=()):
+            callbacks=(), progress="auto", track_gradients=False):
         """Train from the current weights.
 
         batch_size: None = full batch, 1 = stochastic, k = mini-batches of k.
         optimizer: 'sgd', 'momentum', 'nesterov' or 'adam' (state restarts with each fit).
         validation_data: (X_val, y_val), evaluated after every epoch.
+        verbose: print one line of metrics per epoch and, within each epoch, a live
+        progress bar on stderr (batches/s, running loss) as `progress` says:
+        'auto' (when stderr is a terminal), 'always' or 'never'.
         callbacks: callables f(model, metrics) run after every epoch; returning
-        True stops training. Returns self; per-epoch metrics are in `history`.
+        True stops training (see fastmlp.callbacks.EarlyStopping).
+        track_gradients: after every epoch, record ||dW[l]|| of each layer on a
+        fixed sample of up to 256 training rows in metrics["grad_norms"], to see
+        vanishing or exploding gradients.
+        Returns self; every metric of every epoch is in `history`.
         """
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
@@ -322,14 +330,18 @@ class MLP:
         if validation_data is not None:
             X_val, y_val = validation_data
             X_val = self._features(X_val)
+        show_bar = verbose and bar_wanted(progress)
+        gradient_sample = _gradient_sample(Xn, Y, self.seed) if track_gradients else None
         self._net.reset_optimizer()
         self.history = {"epoch": [], "loss": [], "seconds": []}
         for epoch in range(1, epochs + 1):
             order = epoch_order(n, self._rng, shuffle)
+            train_slice = functools.partial(
+                self._native_call, self._net.train_epoch, Xn, Y, w, order=None,
+                batch_size=batch, optimizer=optimizer, learning_rate=learning_rate,
+                momentum=momentum, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, l2=l2)
             started = time.perf_counter()
-            result = self._native_call(
-                self._net.train_epoch, Xn, Y, w, order, batch, optimizer, learning_rate,
-                momentum, beta_1, beta_2, epsilon, l2)
+            result = self._train_epoch(train_slice, order, batch, epoch, epochs, show_bar)
             seconds = time.perf_counter() - started
             if result["status"] == "non_finite":
                 raise TrainingDivergedError(
@@ -344,6 +356,8 @@ class MLP:
             if validation_data is not None:
                 metrics["val_loss"] = float(self._net.loss(X_val, self._targets(y_val, X_val.shape[0]), None, l2))
                 metrics["val_score"] = self._score_prepared(X_val, y_val)
+            if gradient_sample is not None:
+                metrics["grad_norms"] = self._layer_gradient_norms(*gradient_sample, l2)
             for key, value in metrics.items():
                 self.history.setdefault(key, []).append(value)
             if verbose:
@@ -351,6 +365,33 @@ class MLP:
             if any(callback(self, metrics) for callback in callbacks):
                 break
         return self
+
+    def _train_epoch(self, train_slice, order, batch, epoch, epochs, show_bar):
+        """One epoch: a single native call, or slices of it when a progress bar is shown."""
+        if not show_bar:
+            return train_slice(order=order)
+        bar = EpochBar(epoch, epochs, -(-len(order) // batch))
+        try:
+            return train_epoch_in_chunks(lambda part: train_slice(order=part), order, batch,
+                                         on_chunk=bar.update)
+        finally:
+            bar.close()
+
+    def _layer_gradient_norms(self, Xn, Y, l2=0.0):
+        """[||dW[1]||, ..., ||dW[L]||] (Frobenius) of the mean loss on normalized rows."""
+        self._native_call(self._net.gradients, Xn, Y, None, l2)
+        flat = self._net.grads
+        return [float(np.linalg.norm(self._weight_view(flat, l))) for l in range(self.n_layers)]
+
+    def activations_for(self, X):
+        """Every layer's pre-activation z[l] and activation a[l] on a batch X.
+
+        Returns a list with one dict per layer l = 1..L: {'layer': l,
+        'activation': name, 'z': z[l], 'a': a[l]}, each array (rows x outputs).
+        """
+        zs, acts = self.forward(X, return_all=True)
+        return [{"layer": l + 1, "activation": self.activations[l], "z": z, "a": a}
+                for l, (z, a) in enumerate(zip(zs, acts))]
 
     def _score_prepared(self, Xn, y):
         """score() on features that are already normalized and converted."""
@@ -374,6 +415,19 @@ class MLP:
         self._net = _NETWORK_CLASSES[self.dtype](self.layer_sizes, self.activations,
                                                  self.loss_name, self.slope)
         self._net.params[...] = params
+
+
+def _gradient_sample(Xn, Y, seed, max_rows=256):
+    """A fixed sample of training rows for per-epoch gradient norms.
+
+    Drawn from its own generator so tracking gradients leaves the model's
+    epoch order (and so its weights) unchanged.
+    """
+    n = Xn.shape[0]
+    if n <= max_rows:
+        return Xn, Y
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
+    return np.ascontiguousarray(Xn[rows]), np.ascontiguousarray(Y[rows])
 
 
 def format_metrics(metrics):
