@@ -348,7 +348,7 @@ class MLP:
                     f"the training loss became NaN or infinite at epoch {epoch}, batch "
                     f"{result['failed_batch'] + 1}; the input may need scaling (normalize="
                     f"'zscore') or the learning rate ({learning_rate}) may be too large. The "
-                    "model keeps its last finite weights."
+                    f"model keeps its weights from the start of epoch {epoch}."
                 )
             metrics = {"epoch": epoch, "loss": result["loss"], "seconds": seconds}
             if train_metrics:
