@@ -1,5 +1,6 @@
 // The fused training kernels compiled for the baseline instruction set.
 #include <algorithm>
+#include <cstring>
 
 #include "kernels.h"
 #include "optim_step.h"
