@@ -1,0 +1,155 @@
+"""Threads: concurrent predict is safe and parallel; concurrent fits are refused."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import fastmlp
+
+
+def _data(n=400, features=20, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, features)).astype(np.float32), np.arange(n) % classes
+
+
+@pytest.fixture
+def model():
+    X, y = _data()
+    return fastmlp.MLP([20, 32, 16, 4], seed=0, normalize="zscore").fit(X, y, epochs=2)
+
+
+def test_threads_predicting_at_once_match_one_thread(model):
+    rng = np.random.default_rng(1)
+    batches = [rng.standard_normal((int(rng.integers(1, 3000)), 20)).astype(np.float32)
+               for _ in range(24)]
+    expected = [model.predict_proba(X) for X in batches]
+    start = threading.Barrier(4)
+
+    def predict_all(offset):
+        start.wait()
+        order = [(offset + i) % len(batches) for i in range(len(batches))]
+        return {i: model.predict_proba(batches[i]) for i in order}
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(predict_all, range(4)))
+    for result in results:
+        for i, out in result.items():
+            assert out.tobytes() == expected[i].tobytes()
+
+
+def test_native_predict_releases_the_gil(model):
+    """While one thread is inside native predict, another Python thread keeps running."""
+    X = np.random.default_rng(2).standard_normal((200_000, 20)).astype(np.float32)
+    net = model._net
+    Xn = model.normalizer.transform(X, np.float32)
+    timing = {}
+
+    def predict():
+        timing["start"] = time.perf_counter()
+        net.predict(Xn)
+        timing["end"] = time.perf_counter()
+
+    ticks = []
+    worker = threading.Thread(target=predict)
+    worker.start()
+    while worker.is_alive():
+        ticks.append(time.perf_counter())
+    worker.join()
+    inside = [t for t in ticks if timing["start"] <= t <= timing["end"]]
+    duration = timing["end"] - timing["start"]
+    # With the GIL held for the whole call this thread could not tick at all
+    # during it; released, it ticks throughout (gaps are scheduler noise).
+    gaps = np.diff([timing["start"], *inside, timing["end"]])
+    assert len(inside) > 10, (len(inside), duration)
+    assert gaps.max() < 0.6 * duration, (gaps.max(), duration)
+
+
+def test_second_fit_while_training_is_refused_and_the_first_is_not_disturbed():
+    X, y = _data()
+    reference = fastmlp.MLP([20, 32, 4], seed=5).fit(X, y, epochs=4)
+    model = fastmlp.MLP([20, 32, 4], seed=5)
+    in_fit, attempted = threading.Event(), threading.Event()
+
+    def pause_after_first_epoch(model, metrics):
+        if metrics["epoch"] == 1:
+            in_fit.set()
+            assert attempted.wait(30)
+
+    trainer = threading.Thread(
+        target=lambda: model.fit(X, y, epochs=4, callbacks=[pause_after_first_epoch]))
+    trainer.start()
+    try:
+        assert in_fit.wait(30)
+        with pytest.raises(fastmlp.ModelBusyError,
+                           match=r"fit\(\) refused: this model is being trained in another thread"):
+            model.fit(X, y, epochs=1, learning_rate=100.0)
+        with pytest.raises(fastmlp.ModelBusyError, match=r"gradients\(\) refused"):
+            model.gradients(X, y)
+        # Prediction is not training: allowed, and sees the weights after epoch 1.
+        assert model.predict(X).shape == (len(X),)
+    finally:
+        attempted.set()
+        trainer.join(60)
+    # The refused calls changed nothing: the result equals an undisturbed fit.
+    np.testing.assert_array_equal(model.params, reference.params)
+    assert model.history["epoch"] == [1, 2, 3, 4]
+    model.fit(X, y, epochs=1)  # and the model is free again
+
+
+def test_native_epoch_lock_refuses_a_concurrent_native_call():
+    """Below the Python lock, the native network refuses overlapping training too."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20_000, 64)).astype(np.float32)
+    Y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 20_000)]
+    model = fastmlp.MLP([64, 256, 4], seed=0)
+    net = model._net
+    order = np.arange(len(X), dtype=np.int64)
+    errors = []
+    epoch_done = threading.Event()
+
+    def long_epoch():
+        try:
+            for _ in range(20):
+                if errors:
+                    break
+                net.train_epoch(X, Y, None, order, 1)
+        finally:
+            epoch_done.set()
+
+    trainer = threading.Thread(target=long_epoch)
+    trainer.start()
+    while not epoch_done.is_set() and not errors:
+        try:
+            model._native_call(net.gradients, X[:8], Y[:8], None, 0.0)
+        except fastmlp.ModelBusyError as error:
+            errors.append(error)
+    trainer.join()
+    assert errors, "the native training lock never refused the overlapping call"
+    assert "already being trained in another thread" in str(errors[0])
+    assert np.all(np.isfinite(model.params))
+
+
+def test_predicting_during_a_fit_never_crashes():
+    X, y = _data(2000)
+    model = fastmlp.MLP([20, 32, 4], seed=0)
+    done = threading.Event()
+    outputs = []
+
+    def keep_predicting():
+        while not done.is_set():
+            outputs.append(model.predict_proba(X[:100]))
+
+    reader = threading.Thread(target=keep_predicting)
+    reader.start()
+    try:
+        model.fit(X, y, epochs=5, batch_size=16)
+    finally:
+        done.set()
+        reader.join()
+    assert outputs
+    for out in outputs:
+        assert np.all(np.isfinite(out))
+        np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
