@@ -101,6 +101,7 @@ class EpochBar:
 
     def close(self):
         if self._tqdm is not None:
+            self._tqdm.refresh()  # tqdm skips redraws within 0.1 s; show the final count once
             self._tqdm.close()
         else:
             self._stream.write("\r\033[K")
