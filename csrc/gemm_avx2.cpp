@@ -15,6 +15,8 @@ struct VecAvx2 {
   static constexpr int kLanes = 8;
   static constexpr int kRows1 = 12;
   static constexpr int kRows2 = 6;
+  // 256: K = 1024 dW tiles measured ~5% faster than one unblocked walk (Zen4).
+  static constexpr int64_t kMaxKc = 256;
   static Reg zero() { return _mm256_setzero_ps(); }
   static Reg load(const float* p) { return _mm256_loadu_ps(p); }
   static Reg maskload(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }

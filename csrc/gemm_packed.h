@@ -5,7 +5,9 @@
 //
 // Policy V provides:
 //   Reg, Mask, kLanes, kRows1, kRows2 (micro-tile rows for 1 and 2 vectors of
-//   columns), zero, load, maskload, store, maskstore, bcast, fma, add,
+//   columns), kMaxKc (longest K one micro-kernel call walks: past it C takes
+//   one extra load/store per block while the A and B slivers stay cached),
+//   zero, load, maskload, store, maskstore, bcast, fma, add,
 //   mask_for(n valid lanes), hsum.
 //
 // Scheme (BLIS-like, simplified for MLP layer sizes):
@@ -41,9 +43,6 @@ namespace {
 constexpr int64_t kMinParallelMacs = int64_t(1) << 18;
 // Bytes of packed B one column block may take (half of a Zen4 / Skylake-SP L2).
 constexpr int64_t kL2BlockBytes = int64_t(1) << 19;
-// Longest K one micro-kernel call walks (see Plan::run_item): past it, C takes
-// one extra load/store per block while A and B stay cache-resident.
-constexpr int64_t kMaxKc = 1024;
 
 // ------------------------------------------------------------------ micro-kernel
 // C[MR, NV*L] (+)= A_panel[MR, K] B_sliver[K, NV*L]
@@ -396,7 +395,7 @@ void gemm_tiles(const GemmArgs& g) {
   const AMode a_mode = g.trans_a ? AMode::in_place : AMode::row_strided;
   thread_local std::vector<float> b_buf;
   float* b_packed = pack ? grow(b_buf, n_slivers * P::NR * g.K) : nullptr;
-  const int64_t k_blocks = (g.K + kMaxKc - 1) / kMaxKc;
+  const int64_t k_blocks = (g.K + V::kMaxKc - 1) / V::kMaxKc;
   const int64_t kc = (g.K + k_blocks - 1) / k_blocks;
   const P plan{g, b_packed, a_mode, n_row_tiles, n_slivers, col_blocks, kc};
   const int64_t n_items = n_row_tiles * col_blocks;
