@@ -36,8 +36,14 @@ template <typename T> inline T dop_leaky_relu(T a, T slope) { return a > T(0) ? 
 // softplus' = sigmoid(z) = 1 - e^-a.
 template <typename T> inline T dop_softplus(T a, T) { return -std::expm1(-a); }
 
+// Elements below which a second thread costs more than it saves.
+constexpr int64_t kMinParallelElements = 1 << 16;
+
 template <typename T, T (*op)(T, T)>
 void bias_map_rows(T* a, const T* bias, int64_t N, int64_t O, T slope) {
+  const bool parallel = N * O >= kMinParallelElements;
+  (void)parallel;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t n = 0; n < N; ++n) {
     T* row = a + n * O;
     if (bias != nullptr) {
@@ -51,6 +57,9 @@ void bias_map_rows(T* a, const T* bias, int64_t N, int64_t O, T slope) {
 // Row-wise softmax with the max subtracted so exp() never overflows.
 template <typename T>
 void bias_softmax_rows(T* a, const T* bias, int64_t N, int64_t O) {
+  const bool parallel = N * O >= kMinParallelElements;
+  (void)parallel;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t n = 0; n < N; ++n) {
     T* row = a + n * O;
     if (bias != nullptr)
@@ -69,6 +78,9 @@ void bias_softmax_rows(T* a, const T* bias, int64_t N, int64_t O) {
 
 template <typename T, T (*dop)(T, T)>
 void derivative_map(T* dz, const T* da, const T* a, int64_t n, T slope) {
+  const bool parallel = n >= kMinParallelElements;
+  (void)parallel;
+#pragma omp parallel for simd schedule(static) if (parallel)
   for (int64_t i = 0; i < n; ++i) dz[i] = da[i] * dop(a[i], slope);
 }
 

@@ -15,13 +15,22 @@ void dense_forward(T* out, const T* in, const T* W, int64_t N, int64_t I, int64_
   gemm<T>(out, O, in, I, false, W, O, false, N, O, I, T(0));
 }
 
-// db[O] = column sums of delta[N,O]
+// db[O] = column sums of delta[N,O]. Threads take disjoint column groups and
+// every column is summed in row order, whatever the thread count.
 template <typename T>
 void bias_backward(T* db, const T* delta, int64_t N, int64_t O) {
-  std::fill(db, db + O, T(0));
-  for (int64_t n = 0; n < N; ++n) {
-    const T* row = delta + n * O;
-    for (int64_t o = 0; o < O; ++o) db[o] += row[o];
+  constexpr int64_t kColumnsPerItem = 64;
+  const int64_t items = (O + kColumnsPerItem - 1) / kColumnsPerItem;
+  const bool parallel = items > 1 && N * O >= (1 << 16);
+  (void)parallel;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t begin = item * kColumnsPerItem, end = std::min(O, begin + kColumnsPerItem);
+    for (int64_t o = begin; o < end; ++o) db[o] = T(0);
+    for (int64_t n = 0; n < N; ++n) {
+      const T* row = delta + n * O;
+      for (int64_t o = begin; o < end; ++o) db[o] += row[o];
+    }
   }
 }
 
