@@ -8,6 +8,15 @@
 
 #include "kernels.h"
 
+#if defined(FASTMLP_X86) && defined(__SSE2__)
+// x86-64 always has SSE2, so the baseline runs the packed driver on 4-lane
+// vectors (no FMA: multiply then add); other targets keep the portable loop.
+#include <emmintrin.h>
+
+#include "gemm_packed.h"
+#define FASTMLP_BASELINE_SSE2 1
+#endif
+
 namespace fastmlp {
 namespace {
 
@@ -126,10 +135,55 @@ Isa active_isa() { return static_cast<Isa>(active_isa_slot().load()); }
 
 void set_isa(Isa isa) { active_isa_slot().store(static_cast<int>(isa)); }
 
+#ifdef FASTMLP_BASELINE_SSE2
+namespace {
+
+// Micro-tiles 4 x 8 and 8 x 4: without FMA each update needs a temporary, so
+// 8 accumulators leave room in the 16 xmm registers. Partial vectors go
+// through a small stack buffer (SSE2 has no masked loads or stores).
+struct VecSse2 {
+  using Reg = __m128;
+  using Mask = int;  // number of valid lanes, 0..4
+  static constexpr int kLanes = 4;
+  static constexpr int kRows1 = 8;
+  static constexpr int kRows2 = 4;
+  static constexpr int64_t kMaxKc = 256;
+  static Reg zero() { return _mm_setzero_ps(); }
+  static Reg load(const float* p) { return _mm_loadu_ps(p); }
+  static Reg maskload(const float* p, Mask n) {
+    if (n >= 4) return _mm_loadu_ps(p);
+    float t[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int i = 0; i < n; ++i) t[i] = p[i];
+    return _mm_loadu_ps(t);
+  }
+  static void store(float* p, Reg v) { _mm_storeu_ps(p, v); }
+  static void maskstore(float* p, Mask n, Reg v) {
+    if (n >= 4) return _mm_storeu_ps(p, v);
+    float t[4];
+    _mm_storeu_ps(t, v);
+    for (int i = 0; i < n; ++i) p[i] = t[i];
+  }
+  static Reg bcast(const float* p) { return _mm_set1_ps(*p); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+  static Reg add(Reg a, Reg b) { return _mm_add_ps(a, b); }
+  static float hsum(Reg v) {
+    const __m128 s2 = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+  }
+  static Mask mask_for(int n) { return n < 0 ? 0 : n > 4 ? 4 : n; }
+};
+
+}  // namespace
+#endif
+
 void sgemm_baseline(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
                     const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
                     int64_t K, float beta) {
+#ifdef FASTMLP_BASELINE_SSE2
+  sgemm_packed<VecSse2>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
+#else
   gemm_blocked<float>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
+#endif
 }
 
 template <>
