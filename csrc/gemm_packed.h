@@ -31,10 +31,6 @@
 
 #include "kernels.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace fastmlp {
 namespace {
 
@@ -252,7 +248,9 @@ void gemv(float* c, const float* A, int64_t lda, bool trans_a, const float* B, i
   // Serial calls skip the OpenMP runtime entirely: at batch size 1 its
   // entry cost alone is a sizable share of a small layer.
   if (!parallel) return columns(0, Nc);
+#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
+#endif
   for (int64_t t = 0; t < n_chunks; ++t) columns(t * chunk, std::min(Nc, (t + 1) * chunk));
 }
 
@@ -406,13 +404,19 @@ void gemm_tiles(const GemmArgs& g) {
     for (int64_t it = 0; it < n_items; ++it) plan.run_item(it);
     return;
   }
+#ifdef _OPENMP
 #pragma omp parallel
+#endif
   {
     if (pack) {
+#ifdef _OPENMP
 #pragma omp for schedule(static)
+#endif
       for (int64_t s = 0; s < n_slivers; ++s) plan.pack_b(s);
     }
+#ifdef _OPENMP
 #pragma omp for schedule(static)
+#endif
     for (int64_t it = 0; it < n_items; ++it) plan.run_item(it);
   }
 }
