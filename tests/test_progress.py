@@ -143,3 +143,14 @@ def test_tracking_gradients_leaves_training_unchanged():
     plain = fastmlp.MLP([6, 8, 3], seed=5).fit(X, y, epochs=3)
     tracked = fastmlp.MLP([6, 8, 3], seed=5).fit(X, y, epochs=3, track_gradients=True)
     assert np.array_equal(plain.params, tracked.params)
+
+
+def test_a_diverging_chunked_epoch_keeps_the_weights_from_the_epoch_start():
+    X, y = _data(n=400)
+    X = X * 1e3
+    model = fastmlp.MLP([6, 32, 3], "relu", seed=0)
+    before = np.array(model.params)
+    with pytest.raises(fastmlp.TrainingDivergedError, match="epoch 1"):
+        model.fit(X, y, epochs=3, batch_size=4, learning_rate=50.0, verbose=True,
+                  progress="always")
+    np.testing.assert_array_equal(model.params, before)

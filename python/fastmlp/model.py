@@ -371,11 +371,17 @@ class MLP:
         if not show_bar:
             return train_slice(order=order)
         bar = EpochBar(epoch, epochs, -(-len(order) // batch))
+        # The native call restores the weights of its own start; a slice's start is
+        # mid-epoch, so keep the epoch's start here to honor the same promise.
+        epoch_start = np.array(self._net.params, copy=True)
         try:
-            return train_epoch_in_chunks(lambda part: train_slice(order=part), order, batch,
-                                         on_chunk=bar.update)
+            result = train_epoch_in_chunks(lambda part: train_slice(order=part), order, batch,
+                                           on_chunk=bar.update)
         finally:
             bar.close()
+        if result["status"] == "non_finite":
+            self._net.params[...] = epoch_start
+        return result
 
     def _layer_gradient_norms(self, Xn, Y, l2=0.0):
         """[||dW[1]||, ..., ||dW[L]||] (Frobenius) of the mean loss on normalized rows."""
