@@ -266,3 +266,73 @@ def test_non_finite_weights_are_refused(tmp_path, trained):
 def test_error_names_the_file(tmp_path):
     with pytest.raises(ValueError, match="bad.fmlp"):
         _load_bytes(tmp_path, b"garbage" * 10)
+
+
+# --------------------------------------------------------------- estimators
+
+def _estimator_cases():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    labels = np.array(["cat", "dog", "emu"])[np.arange(60) % 3]
+    return X, [
+        (fastmlp.MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, normalize="zscore",
+                               random_state=0), labels),
+        (fastmlp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, early_stopping=True,
+                               class_weight={"cat": 2.0, "dog": 1.0, "emu": 1.0},
+                               random_state=1), labels),
+        (fastmlp.MLPRegressor(hidden_layer_sizes=(5, 3), max_iter=5, random_state=0), X[:, 0]),
+        (fastmlp.LogisticRegression(), np.arange(60) % 3),
+        (fastmlp.Perceptron(), labels == "cat"),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("case", range(5))
+def test_estimators_round_trip(tmp_path, case):
+    X, cases = _estimator_cases()
+    estimator, y = cases[case]
+    estimator.fit(X, y)
+    fastmlp.save(estimator, tmp_path / "e.fmlp")
+    loaded = fastmlp.load(tmp_path / "e.fmlp")
+    assert type(loaded) is type(estimator)
+    assert loaded.get_params() == estimator.get_params()
+    np.testing.assert_array_equal(loaded.predict(X), estimator.predict(X))
+    if hasattr(estimator, "predict_proba"):
+        assert loaded.predict_proba(X).tobytes() == estimator.predict_proba(X).tobytes()
+    if hasattr(estimator, "classes_"):
+        np.testing.assert_array_equal(loaded.classes_, estimator.classes_)
+        assert loaded.classes_.dtype == estimator.classes_.dtype
+    for a, b in zip(loaded.coefs_, estimator.coefs_):
+        np.testing.assert_array_equal(a, b)
+    loaded.fit(X, y)  # and it trains on
+
+
+def _estimator_blob():
+    X, cases = _estimator_cases()
+    estimator, y = cases[0]
+    with pytest.warns(Warning):
+        estimator.fit(X, y)
+    return model_io.dumps(estimator)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda h: h["root"]["attributes"].update(predict="x"), "attribute 'predict' cannot be restored"),
+    (lambda h: h["root"]["attributes"].update(__class__="x"), "attribute '__class__' cannot be restored"),
+    (lambda h: h["root"]["attributes"].update(n_iter_={"__eval__": "1"}), "unknown value tag '__eval__'"),
+    (lambda h: h["root"]["attributes"].update(n_iter_={"__float__": "1e999"}), "__float__ must be"),
+    (lambda h: h["root"]["config"].update(bogus=1), "parameters must be"),
+    (lambda h: h["root"].pop("model"), "needs a nested MLP record"),
+    (lambda h: h["root"]["attributes"]["classes_"].update(shape=[7]), r"shape \[7\] does not hold 3 items"),
+])
+def test_tampered_estimator_records(tmp_path, edit, message):
+    header, data = _split(_estimator_blob())
+    edit(header)
+    if "model" not in header["root"]:
+        header["arrays"] = {k: v for k, v in header["arrays"].items() if not k.startswith("model.")}
+    with pytest.raises(fastmlp.ModelFileError, match=message):
+        _load_bytes(tmp_path, _repack(header, data))
+
+
+def test_unfitted_estimator_cannot_be_saved(tmp_path):
+    with pytest.raises(ValueError, match="not fitted yet"):
+        fastmlp.save(fastmlp.MLPClassifier(), tmp_path / "e.fmlp")

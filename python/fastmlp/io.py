@@ -12,8 +12,9 @@ Loading only parses JSON and calls ``numpy.frombuffer``: a file can name one
 of the kinds in ``_KINDS`` but never code to run. Every inconsistency is a
 ValueError (``ModelFileError``) that says what was expected and what came.
 
-Estimators plug in by registering a kind (``register_kind``) whose class
-implements ``_save_state`` / ``_load_state``; see ``SavedState``.
+Other classes (the scikit-learn style estimators) plug in by registering a
+kind with two functions, ``register_kind(name, cls, save_state, load_state)``;
+see ``SavedState`` and ``_estimator_io.py``.
 """
 
 from __future__ import annotations
@@ -66,24 +67,23 @@ class SavedState:
     model: MLP | None = None
 
 
-# kind name in a file -> the class that restores it. A fixed table: a file can
-# only choose among these, never name a module or a callable.
+# kind name in a file -> (class, save_state, load_state). A fixed table: a
+# file can only choose among these, never name a module or a callable.
 _KINDS: dict = {}
+_KIND_OF_CLASS: dict = {}
 
 
-def register_kind(name, cls):
-    """Make ``cls`` saveable under ``name``.
+def register_kind(name, cls, save_state, load_state):
+    """Make instances of exactly ``cls`` saveable under the kind ``name``.
 
-    ``cls`` implements ``obj._save_state() -> SavedState`` and
-    ``cls._load_state(state: SavedState) -> obj``; ``_load_state`` must
-    validate what it reads and raise ValueError (or TypeError) when it does
-    not fit. Returns ``cls``, so it works as a decorator factory's body.
+    ``save_state(obj) -> SavedState``; ``load_state(cls, state) -> obj``,
+    which must validate what it reads and raise ValueError or TypeError when
+    it does not fit (they become ModelFileError).
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"kind name must be a non-empty string, got {name!r}")
-    _KINDS[name] = cls
-    cls._fastmlp_kind = name
-    return cls
+    _KINDS[name] = (cls, save_state, load_state)
+    _KIND_OF_CLASS[cls] = name
 
 
 # --------------------------------------------------------------- public API
@@ -159,17 +159,25 @@ def assemble(header: dict, data: bytes) -> bytes:
 
 # --------------------------------------------------------------- writing
 
+def _known_kinds():
+    """The kind table, with the estimators registered on first use.
+
+    Imported here rather than at module load: the estimator modules import
+    the model API, and fastmlp.io must stay importable on its own.
+    """
+    from . import _estimator_io  # noqa: F401  (registers the estimator kinds)
+
+    return _KINDS
+
+
 def _record_of(obj, prefix):
     """(JSON record, {array name: array}) for a saveable object."""
-    if isinstance(obj, MLP):
-        state = _mlp_state(obj)
-        kind = "MLP"
-    else:
-        kind = getattr(type(obj), "_fastmlp_kind", None)
-        if kind not in _KINDS or not hasattr(obj, "_save_state"):
-            known = ", ".join(sorted(["MLP", *_KINDS])) or "MLP"
-            raise TypeError(f"cannot save a {type(obj).__name__}: expected one of {known}")
-        state = obj._save_state()
+    kinds = _known_kinds()
+    kind = _KIND_OF_CLASS.get(type(obj))
+    if kind is None:
+        raise TypeError(
+            f"cannot save a {type(obj).__name__}: expected one of {', '.join(sorted(kinds))}")
+    state = kinds[kind][1](obj)
     arrays = {}
     names = {}
     for name, array in state.arrays.items():
@@ -370,20 +378,21 @@ def _restore(record, arrays, used, where):
     if "model" in record:
         model = _restore(_get(record, "model", dict, where), arrays, used, f"{where}.model")
     state = SavedState(config=config, attributes=attributes, arrays=own, model=model)
-    if kind == "MLP":
-        return _mlp_from_state(state, where)
-    if kind not in _KINDS:
-        known = ", ".join(sorted(["MLP", *_KINDS]))
-        raise ModelFileError(f"{where}: unknown model kind {kind!r}: expected one of {known}")
+    kinds = _known_kinds()
+    if kind not in kinds:
+        raise ModelFileError(
+            f"{where}: unknown model kind {kind!r}: expected one of {', '.join(sorted(kinds))}")
+    cls, _, load_state = kinds[kind]
     try:
-        return _KINDS[kind]._load_state(state)
-    except ModelFileError:
-        raise
+        return load_state(cls, state)
+    except ModelFileError as error:
+        raise ModelFileError(f"{where}: {error}") from None
     except (ValueError, TypeError, KeyError) as error:
         raise ModelFileError(f"{where}: cannot restore a {kind}: {error}") from None
 
 
-def _mlp_from_state(state, where):
+def _mlp_from_state(cls, state):
+    where = "MLP"
     config = state.config
     sizes = _get(config, "layer_sizes", list, where)
     if len(sizes) < 2 or not all(_is_int(s) and s >= 1 for s in sizes):
@@ -409,7 +418,7 @@ def _mlp_from_state(state, where):
         raise ModelFileError(f"{where}: seed must be an integer or null, got {seed!r}")
     hidden = activations[:-1]
     try:
-        model = MLP(sizes, hidden if hidden else "relu", activations[-1],
+        model = cls(sizes, hidden if hidden else "relu", activations[-1],
                     loss=_get(config, "loss", str, where), slope=_get(config, "slope", float, where),
                     init=config.get("init"), normalize=normalize, seed=seed, dtype=dtype)
     except (ValueError, TypeError) as error:
@@ -423,6 +432,9 @@ def _mlp_from_state(state, where):
     if extra or (normalize is None and len(state.arrays) != 1):
         raise ModelFileError(f"{where}: unexpected arrays {sorted(set(state.arrays) - {'params'})}")
     return model
+
+
+register_kind("MLP", MLP, _mlp_state, _mlp_from_state)
 
 
 def _array(state, name, shape, dtype, where):
