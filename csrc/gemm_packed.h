@@ -19,7 +19,8 @@
 //   * The micro-kernel walks the whole K for one MR x NR tile, so every C
 //     element is one ascending-k FMA chain: no K split, results do not depend
 //     on the thread count. L2 bandwidth easily feeds MR >= 6 rows per B load.
-//   * Threads take disjoint (row tile, column group) items of C.
+//   * Threads take disjoint (column block, row tile) items of C; M == 1 and
+//     Nc == 1 skip tiles for vector loops (gemv, gemv_column).
 #pragma once
 
 #include <algorithm>
