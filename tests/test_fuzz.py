@@ -45,7 +45,19 @@ def _valid_model():
     return model_io.dumps(model)
 
 
+def _valid_estimator():
+    import warnings
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator = fastmlp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+        estimator.fit(X, np.array(["a", "b", "c"])[np.arange(30) % 3])
+    return model_io.dumps(estimator)
+
+
 VALID_MODEL = _valid_model()
+VALID_ESTIMATOR = _valid_estimator()
 
 
 @st.composite
@@ -160,17 +172,27 @@ def _paths(value, prefix=()):
             yield from _paths(item, prefix + (index,))
 
 
-HEADER_LENGTH = model_io._PREAMBLE.unpack(VALID_MODEL[:24])[2]
-VALID_HEADER = json.loads(VALID_MODEL[24:24 + HEADER_LENGTH])
-VALID_DATA = VALID_MODEL[24 + HEADER_LENGTH:]
-HEADER_PATHS = [p for p in _paths(VALID_HEADER) if p]
+def _header_and_data(blob):
+    length = model_io._PREAMBLE.unpack(blob[:24])[2]
+    header = json.loads(blob[24:24 + length])
+    return header, blob[24 + length:], [p for p in _paths(header) if p]
+
+
+VALID_FILES = [_header_and_data(VALID_MODEL), _header_and_data(VALID_ESTIMATOR)]
+
+
+@st.composite
+def header_edits(draw):
+    """(header, data, path into the header) of one of the valid files."""
+    header, data, paths = draw(st.sampled_from(VALID_FILES))
+    return json.loads(json.dumps(header)), data, draw(st.sampled_from(paths))
 
 
 @FUZZ
-@given(st.sampled_from(HEADER_PATHS), JSON_VALUES, st.booleans())
-def test_load_on_headers_with_one_field_replaced_and_valid_checksums(path, value, delete):
+@given(header_edits(), JSON_VALUES, st.booleans())
+def test_load_on_headers_with_one_field_replaced_and_valid_checksums(edit, value, delete):
     """Tampering that keeps the checksums right reaches the semantic checks."""
-    header = json.loads(json.dumps(VALID_HEADER))
+    header, data, path = edit
     parent = header
     for key in path[:-1]:
         parent = parent[key]
@@ -179,14 +201,22 @@ def test_load_on_headers_with_one_field_replaced_and_valid_checksums(path, value
     else:
         parent[path[-1]] = value
     try:
-        blob = model_io.assemble(header, VALID_DATA)
+        blob = model_io.assemble(header, data)
     except ValueError:
         return  # a value JSON cannot hold (e.g. inf); not a file anyone can write
     model = _load_bytes(blob)
-    if model is not None:
+    if isinstance(model, fastmlp.MLP):
         # Whatever was accepted is a working model.
         X = np.zeros((2, model.n_inputs), dtype=np.float32)
         assert model.forward(X).shape == (2, model.n_outputs)
+
+
+def test_deeply_nested_values_are_a_value_error():
+    header, data, _ = VALID_FILES[1]
+    header = json.loads(json.dumps(header))
+    header["root"]["attributes"]["deep_"] = json.loads("[" * 900 + "]" * 900)
+    with pytest.raises(fastmlp.ModelFileError, match="nest"):
+        model_io.loads(model_io.assemble(header, data))
 
 
 @pytest.mark.parametrize("blob", [b"", VALID_MODEL[:23], VALID_MODEL[:-1], VALID_MODEL + b"x"])

@@ -305,7 +305,10 @@ def _decode(data, header_bytes):
     arrays = _read_arrays(_get(header, "arrays", dict, "header"), body)
     root = _get(header, "root", dict, "header")
     used = set()
-    obj = _restore(root, arrays, used, "root")
+    try:
+        obj = _restore(root, arrays, used, "root")
+    except RecursionError:
+        raise ModelFileError("header nests records or values too deeply") from None
     unused = sorted(set(arrays) - used)
     if unused:
         raise ModelFileError(f"arrays {unused} are listed in the header but belong to no model")
@@ -389,6 +392,8 @@ def _restore(record, arrays, used, where):
         raise ModelFileError(f"{where}: {error}") from None
     except (ValueError, TypeError, KeyError) as error:
         raise ModelFileError(f"{where}: cannot restore a {kind}: {error}") from None
+    except RecursionError:
+        raise ModelFileError(f"{where}: values nest too deeply") from None
 
 
 def _mlp_from_state(cls, state):
