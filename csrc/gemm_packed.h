@@ -16,9 +16,10 @@
 //     micro-kernel reads B in place with row stride ldb).
 //   * op(A) is read in place (see AMode): its MR x K row panel stays in L1/L2
 //     while the micro-kernel sweeps the column slivers.
-//   * The micro-kernel walks the whole K for one MR x NR tile, so every C
-//     element is one ascending-k FMA chain: no K split, results do not depend
-//     on the thread count. L2 bandwidth easily feeds MR >= 6 rows per B load.
+//   * The micro-kernel walks K (whole, or in blocks fixed by K and
+//     V::kMaxKc alone) for one MR x NR tile, so every C element is the same
+//     ascending-k FMA chain whatever the thread count: K is never split
+//     between threads. L2 bandwidth easily feeds MR >= 6 rows per B load.
 //   * Threads take disjoint (column block, row tile) items of C; M == 1 and
 //     Nc == 1 skip tiles for vector loops (gemv, gemv_column).
 #pragma once
