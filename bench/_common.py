@@ -215,6 +215,10 @@ def machine_info():
         info["fastmlp"] = {"version": fastmlp.__version__, "isa": _core.active_isa(),
                            "openmp": bool(_core.has_openmp), "path": str(Path(fastmlp.__file__).parent),
                            "repo_head": git_commit()}
+        # Set when the measured fastmlp was built elsewhere (e.g. from a clean
+        # checkout of one commit while the working tree keeps changing).
+        if os.environ.get("FASTMLP_BUILT_FROM"):
+            info["fastmlp"]["built_from"] = os.environ["FASTMLP_BUILT_FROM"]
     except ImportError as error:
         info["fastmlp"] = {"error": str(error)}
     return info
@@ -232,14 +236,22 @@ def describe_machine(info):
     """A few markdown lines for a results header."""
     blas = info["numpy_blas"]
     fm = info.get("fastmlp", {})
+    load = f"load average (1, 5, 15 min) at start {info['load_average_1_5_15_min']}"
+    if info.get("load_average_at_end"):
+        load += f", at end {info['load_average_at_end']}"
+    built = f"built from commit {fm['built_from']}, " if fm.get("built_from") else ""
     lines = [
-        f"- CPU: {info['cpu']} ({info['usable_cpus']} usable logical CPUs), "
-        f"load average at start {info['load_average_1_5_15_min']}",
+        f"- CPU: {info['cpu']} ({info['usable_cpus']} usable logical CPUs), {load}",
         f"- Python {info['python']}, numpy {info['numpy']} with {blas.get('internal_api')} "
         f"{blas.get('version')} (kernel {blas.get('architecture')})",
-        f"- fastmlp {fm.get('version')} from {fm.get('path')} (repository HEAD {fm.get('repo_head')}, "
+        f"- fastmlp {fm.get('version')} from {fm.get('path')} ({built}repository HEAD {fm.get('repo_head')}, "
         f"ISA {fm.get('isa')}, OpenMP {fm.get('openmp')})",
     ]
+    busiest = max((info.get("load_average_1_5_15_min") or [0])[0], (info.get("load_average_at_end") or [0])[0])
+    if busiest > info["usable_cpus"]:
+        lines.append(f"- **The machine was oversubscribed** (1-minute load up to {busiest} on "
+                     f"{info['usable_cpus']} CPUs, other jobs running): multi-thread numbers mostly measure "
+                     "threads waiting for a descheduled partner, and all numbers are noisier than on an idle machine.")
     unset = info.get("blas_overrides_unset")
     if unset:
         names = ", ".join(f"{k}={v}" for k, v in unset.items())
