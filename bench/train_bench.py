@@ -304,7 +304,9 @@ def fmt_seconds(value):
 
 
 def fmt_ratio(value):
-    return "n/a" if value is None else f"{value:.2f}x"
+    if value is None:
+        return "n/a"
+    return f"{value:.2f}x" if value >= 0.1 else f"{value:.3f}x"
 
 
 def fmt_accuracy(result):
