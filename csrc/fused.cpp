@@ -7,8 +7,8 @@ namespace fastmlp {
 #define FASTMLP_DECLARE_FUSED(ns)                                                          \
   namespace ns {                                                                           \
   void dense_backward_update_one(float*, float*, float*, float*, float*, float*, float*,  \
-                                 const float*, const float*, int64_t, int64_t, float,     \
-                                 const OptimConfig&, int64_t);                             \
+                                 float*, const float*, const float*, const float*,        \
+                                 int64_t, int64_t, float, const OptimConfig&, int64_t);    \
   void optimizer_update_flat(float*, float*, float*, const float*, int64_t,                \
                              const OptimConfig&, int64_t);                                 \
   void dense_forward_one(float*, float*, const float*, const float*, int64_t, int64_t);     \
@@ -20,22 +20,26 @@ FASTMLP_DECLARE_FUSED(isa_avx2)
 FASTMLP_DECLARE_FUSED(isa_avx512)
 #endif
 
-void dense_backward_update_one(float* da_prev, float* W, float* Wm, float* Wv, float* b,
-                               float* bm, float* bv, const float* a_prev,
-                               const float* delta, int64_t I, int64_t O, float l2,
-                               const OptimConfig& cfg, int64_t t) {
+void dense_backward_update_one(float* da_prev, float* next_partial, float* W, float* Wm,
+                               float* Wv, float* b, float* bm, float* bv,
+                               const float* a_prev, const float* delta, const float* next_x,
+                               int64_t I, int64_t O, float l2, const OptimConfig& cfg,
+                               int64_t t) {
   switch (active_isa()) {
 #ifdef FASTMLP_X86
     case Isa::avx512:
-      return isa_avx512::dense_backward_update_one(da_prev, W, Wm, Wv, b, bm, bv, a_prev,
-                                                   delta, I, O, l2, cfg, t);
+      return isa_avx512::dense_backward_update_one(da_prev, next_partial, W, Wm, Wv, b, bm,
+                                                   bv, a_prev, delta, next_x, I, O, l2,
+                                                   cfg, t);
     case Isa::avx2:
-      return isa_avx2::dense_backward_update_one(da_prev, W, Wm, Wv, b, bm, bv, a_prev,
-                                                 delta, I, O, l2, cfg, t);
+      return isa_avx2::dense_backward_update_one(da_prev, next_partial, W, Wm, Wv, b, bm,
+                                                 bv, a_prev, delta, next_x, I, O, l2, cfg,
+                                                 t);
 #endif
     default:
-      return isa_baseline::dense_backward_update_one(da_prev, W, Wm, Wv, b, bm, bv, a_prev,
-                                                     delta, I, O, l2, cfg, t);
+      return isa_baseline::dense_backward_update_one(da_prev, next_partial, W, Wm, Wv, b,
+                                                     bm, bv, a_prev, delta, next_x, I, O,
+                                                     l2, cfg, t);
   }
 }
 

@@ -125,14 +125,19 @@ void optimizer_update(T* params, T* velocity_or_m, T* v, const T* grads, int64_t
 // da_prev[I] = W[I,O] delta[O] (old W; skipped when da_prev is null), then
 // every W[i,o] and b[o] takes an optimizer step with g = a_prev[i] delta[o]
 // + l2 W[i,o] (g = delta[o] for b). Wm, Wv / bm, bv: optimizer state.
-void dense_backward_update_one(float* da_prev, float* W, float* Wm, float* Wv, float* b,
-                               float* bm, float* bv, const float* a_prev,
-                               const float* delta, int64_t I, int64_t O, float l2,
-                               const OptimConfig& cfg, int64_t t);
+// With next_x (else null), also leaves the next example's forward partial
+// sums in next_partial, exactly as dense_forward_one would.
+void dense_backward_update_one(float* da_prev, float* next_partial, float* W, float* Wm,
+                               float* Wv, float* b, float* bm, float* bv,
+                               const float* a_prev, const float* delta, const float* next_x,
+                               int64_t I, int64_t O, float l2, const OptimConfig& cfg,
+                               int64_t t);
 
 // A batch of ONE example through one dense layer, forward (bias not added):
 // z[O] = x[I] W[I,O], in fixed row blocks so the sum order does not depend on
 // the thread count. partial: scratch of dense_forward_one_scratch(I, O) floats.
+// x == nullptr: the partial sums are already in `partial` (left there by
+// dense_backward_update_one), only their sum is taken.
 void dense_forward_one(float* z, float* partial, const float* x, const float* W, int64_t I,
                        int64_t O);
 int64_t dense_forward_one_scratch(int64_t I, int64_t O);

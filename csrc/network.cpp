@@ -172,7 +172,11 @@ double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T
     const T* W = params_.data() + w_offset(l);
     if constexpr (std::is_same_v<T, float>) {
       if (fused_one) {
-        dense_forward_one(dst, forward_partial_.data(), in, W, fan_in(l), fan_out(l));
+        // Layer 1's partial sums may already be there, left by the last update.
+        const bool ready = l == 0 && first_partial_ready_;
+        dense_forward_one(dst, forward_partial_.data(), ready ? nullptr : in, W, fan_in(l),
+                          fan_out(l));
+        if (l == 0) first_partial_ready_ = false;
       } else {
         dense_forward(dst, in, W, N, fan_in(l), fan_out(l));
       }
@@ -221,9 +225,12 @@ void Network<T>::backward(const T* X, int64_t N, T l2) {
 
 // A batch of one example: backward and optimizer step fused per layer, so
 // the weights are swept once and no gradient buffer is written. grads_ is
-// left untouched. float32 only; its reference twin is backward + update.
+// left untouched. With next_x, the first layer's update also computes the
+// next example's first-layer partial sums. float32 only; its reference twin
+// is backward + update.
 template <typename T>
-void Network<T>::backward_update_one(const T* x, T l2, const OptimConfig& cfg) {
+void Network<T>::backward_update_one(const T* x, const T* next_x, T l2,
+                                     const OptimConfig& cfg) {
   if constexpr (std::is_same_v<T, float>) {
     T* delta = delta_a_.data();
     T* spare = delta_b_.data();
@@ -231,18 +238,20 @@ void Network<T>::backward_update_one(const T* x, T l2, const OptimConfig& cfg) {
       const int64_t I = fan_in(l), O = fan_out(l);
       const T* a_prev = l == 0 ? x : acts_buf_[l - 1].data();
       const int64_t wo = w_offset(l), bo = b_offset(l);
-      dense_backward_update_one(l > 0 ? spare : nullptr, params_.data() + wo,
-                                state_m_.data() + wo, state_v_.data() + wo,
-                                params_.data() + bo, state_m_.data() + bo,
-                                state_v_.data() + bo, a_prev, delta, I, O, l2, cfg,
-                                step_count_);
+      const T* next = l == 0 ? next_x : nullptr;
+      dense_backward_update_one(l > 0 ? spare : nullptr, forward_partial_.data(),
+                                params_.data() + wo, state_m_.data() + wo,
+                                state_v_.data() + wo, params_.data() + bo,
+                                state_m_.data() + bo, state_v_.data() + bo, a_prev, delta,
+                                next, I, O, l2, cfg, step_count_);
+      if (next != nullptr) first_partial_ready_ = true;
       if (l > 0) {
         activation_backward<T>(spare, spare, a_prev, I, acts_[l - 1], slope_);
         std::swap(delta, spare);
       }
     }
   } else {
-    (void)x, (void)l2, (void)cfg;
+    (void)x, (void)next_x, (void)l2, (void)cfg;
   }
 }
 
@@ -281,6 +290,7 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
   const int64_t I = fan_in(0), O = fan_out(num_layers() - 1);
   // The fused batch-1 path exists for float32; 'reference' keeps the plain path.
   const bool fuse_single = std::is_same_v<T, float> && active_isa() != Isa::reference;
+  first_partial_ready_ = false;
   double total = 0;
   int64_t batch_index = 0;
   for (int64_t start = 0; start < n_order; start += batch_size, ++batch_index) {
@@ -314,7 +324,8 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
     }
     ++step_count_;
     if (fused_one) {
-      backward_update_one(xb, l2, cfg);
+      const bool has_next = batch_size == 1 && start + 1 < n_order;
+      backward_update_one(xb, has_next ? X + order[start + 1] * I : nullptr, l2, cfg);
     } else {
       backward(xb, rows, l2);
       update(cfg);

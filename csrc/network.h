@@ -87,7 +87,7 @@ class Network {
   void ensure_scratch(int64_t rows);
   double forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2, bool fused_one);
   void backward(const T* X, int64_t N, T l2);
-  void backward_update_one(const T* x, T l2, const OptimConfig& cfg);
+  void backward_update_one(const T* x, const T* next_x, T l2, const OptimConfig& cfg);
   void update(const OptimConfig& cfg);
   double l2_penalty(T l2) const;
 
@@ -108,6 +108,7 @@ class Network {
   std::vector<std::vector<T>> acts_buf_;
   std::vector<T> delta_a_, delta_b_;
   std::vector<T> forward_partial_;  // row-block partial sums of the batch-1 forward
+  bool first_partial_ready_ = false;  // forward_partial_ holds the next layer-1 sums
   std::vector<T> backup_params_, backup_m_, backup_v_;
 
   std::mutex train_mutex_;
