@@ -67,10 +67,18 @@ def fastmlp_product(gemm, left, right, trans_a, trans_b, isa):
 
 
 def check_agrees(fast_call, numpy_call, label):
-    """Refuse to time a kernel that computes something else."""
-    import numpy as np
+    """Refuse to time a kernel that computes something else.
 
-    got, expected = fast_call(), numpy_call()
+    The check runs numpy on one BLAS thread: a multi-threaded numpy call here
+    would leave OpenBLAS's workers spinning on the cores while fastmlp is
+    timed in the same process, halving its two-thread figures.
+    """
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    got = fast_call()
+    with threadpool_limits(limits=1, user_api="blas"):
+        expected = numpy_call()
     scale = max(1.0, float(np.abs(expected).max()))
     if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-3, atol=1e-4 * scale):
         raise SystemExit(f"fastmlp gemm disagrees with numpy on {label}")
