@@ -217,23 +217,39 @@ def plan_configs(args):
     return configs
 
 
-def run_all(configs, timeout_seconds):
-    results = []
-    for number, config in enumerate(configs, 1):
-        common.progress(f"[{number}/{len(configs)}] {config['framework']}: batch {config['batch_size']}, "
-                        f"{config['threads']} thread(s), {config['rows']:,} rows, "
-                        f"{config['epochs']} epochs")
-        started = time.perf_counter()
-        result = common.run_worker(__file__, config, config["threads"], timeout_seconds)
-        result = {**config, **result}
-        results.append(result)
-        if "error" in result:
-            common.progress(f"    FAILED: {result['error']}")
-        else:
-            common.progress(f"    median epoch {result['median_epoch_seconds']:.3f} s, test accuracy "
-                            f"{result['test_accuracy']:.4f} ({time.perf_counter() - started:.0f} s "
-                            f"including start-up)")
-    return results
+def run_all(configs, timeout_seconds, rounds):
+    """Every configuration once per round; rounds repeat the whole sweep, so a
+    burst of outside load lands in one round of each configuration, not in
+    all of them, and the median over rounds discards it."""
+    per_config = [[] for _ in configs]
+    for round_number in range(1, rounds + 1):
+        for number, config in enumerate(configs, 1):
+            common.progress(f"[round {round_number}/{rounds}, {number}/{len(configs)}] "
+                            f"{config['framework']}: batch {config['batch_size']}, "
+                            f"{config['threads']} thread(s), {config['rows']:,} rows, "
+                            f"{config['epochs']} epochs")
+            started = time.perf_counter()
+            result = {**config, **common.run_worker(__file__, config, config["threads"], timeout_seconds)}
+            per_config[number - 1].append(result)
+            if "error" in result:
+                common.progress(f"    FAILED: {result['error']}")
+            else:
+                common.progress(f"    median epoch {result['median_epoch_seconds']:.3f} s, test accuracy "
+                                f"{result['test_accuracy']:.4f} ({time.perf_counter() - started:.0f} s "
+                                f"including start-up)")
+    return [merge_rounds(runs) for runs in per_config]
+
+
+def merge_rounds(runs):
+    """One result per configuration: the first successful round's details, with
+    the epoch time replaced by the median over rounds of each round's median."""
+    good = [r for r in runs if "error" not in r and r.get("median_epoch_seconds")]
+    if not good:
+        return runs[0]
+    merged = dict(good[0])
+    merged["round_median_epoch_seconds"] = [r["median_epoch_seconds"] for r in good]
+    merged["median_epoch_seconds"] = common.median(merged["round_median_epoch_seconds"])
+    return merged
 
 
 def find(results, framework, threads, batch):
@@ -337,7 +353,8 @@ def render_markdown(results, summary, args, machine, command, wall_seconds):
         + ", "
         "measured around each framework's own epoch loop including its shuffle. "
         f"Test accuracy on the 10,000 test images after all {args.epochs} epochs. Each (framework, "
-        f"threads, batch) ran in a fresh process.",
+        f"threads, batch) ran in a fresh process, once in each of {getattr(args, 'rounds', 1)} "
+        "rounds over all configurations; the time reported is the median over rounds.",
         "",
         common.describe_machine(machine),
         f"- Command: `{command}` (took {wall_seconds / 60:.1f} min)",
@@ -459,6 +476,8 @@ def parse_args(argv):
     parser.add_argument("--threads", type=common.parse_int_list, default=[1, 2])
     parser.add_argument("--epochs", type=int, default=5, help="epochs trained per configuration")
     parser.add_argument("--warmup-epochs", type=int, default=1, help="leading epochs left out of the median")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="sweeps over every configuration; the report takes the median over rounds")
     parser.add_argument("--rows", type=int, default=60000,
                         help="train on a fixed subsample of this many rows (all frameworks alike)")
     parser.add_argument("--batch1-rows", type=int, default=DEFAULT_BATCH1_ROWS,
@@ -479,7 +498,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.batch_sizes, args.threads = 2000, [32, 128], [1]
-        args.epochs, args.warmup_epochs = 2, 1
+        args.epochs, args.warmup_epochs, args.rounds = 2, 1, 1
     if args.epochs - args.warmup_epochs < 1:
         parser.error("--epochs must exceed --warmup-epochs")
     return args
@@ -498,7 +517,7 @@ def write_report(results, args, machine, command, wall_seconds):
                      "epochs": args.epochs, "warmup_epochs": args.warmup_epochs, "rows": args.rows,
                      "batch1_rows": args.batch1_rows, "batch1_epochs": args.batch1_epochs,
                      "batch_sizes": args.batch_sizes, "threads": args.threads,
-                     "frameworks": args.frameworks, "quick": args.quick},
+                     "frameworks": args.frameworks, "quick": args.quick, "rounds": args.rounds},
         "summary": summary, "results": results})
     plot_path = args.plot or (None if args.quick else common.REPO_DIR / "docs" / "img" / "train_bench.png")
     if plot_path:
@@ -541,7 +560,7 @@ def main(argv=None):
     machine = common.machine_info()
     command = "python bench/train_bench.py" + ("" if not argv else " " + " ".join(argv))
     started = time.perf_counter()
-    results = run_all(plan_configs(args), args.timeout)
+    results = run_all(plan_configs(args), args.timeout, args.rounds)
     wall_seconds = time.perf_counter() - started
     machine["load_average_at_end"] = common.load_average()
     write_report(results, args, machine, command, wall_seconds)
