@@ -219,6 +219,29 @@ class SignalWatch {
   std::optional<py::error_already_set> error_;
 };
 
+// X, Y (and optional row weights) checked against a network's shapes.
+template <typename T>
+struct CheckedBatch {
+  py::array_t<T> X, Y;
+  std::optional<py::array_t<T>> weights;
+  int64_t rows = 0;
+  const T* w() const { return weights ? weights->data() : nullptr; }
+};
+
+// `what` names the caller for the empty-batch error; nullptr allows 0 rows.
+template <typename T>
+CheckedBatch<T> check_batch(const Network<T>& net, const py::array& X_in, const py::array& Y_in,
+                            const std::optional<py::array>& w_in, const char* what) {
+  CheckedBatch<T> batch;
+  batch.X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));
+  batch.rows = batch.X.shape(0);
+  if (what != nullptr && batch.rows == 0)
+    throw py::value_error(std::string(what) + " at least one row, got 0");
+  batch.Y = require_array<T>(Y_in, "Y", 2, batch.rows, net.fan_out(net.num_layers() - 1));
+  optional_weights<T>(w_in, batch.rows, batch.weights);
+  return batch;
+}
+
 template <typename T>
 std::unique_lock<std::mutex> lock_for_training(Network<T>& net) {
   std::unique_lock<std::mutex> lock(net.train_mutex(), std::try_to_lock);
@@ -360,14 +383,9 @@ void bind_network_class(py::module_& m, const char* class_name) {
           "loss",
           [](const Net& net, const py::array& X_in, const py::array& Y_in,
              std::optional<py::array> w_in, double l2) {
-            auto X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));
-            const int64_t N = X.shape(0);
-            if (N == 0) throw py::value_error("loss needs at least one row, got 0");
-            auto Y = require_array<T>(Y_in, "Y", 2, N, net.fan_out(net.num_layers() - 1));
-            std::optional<py::array_t<T>> keep;
-            const T* w = optional_weights<T>(w_in, N, keep);
+            const auto b = check_batch<T>(net, X_in, Y_in, w_in, "loss needs");
             py::gil_scoped_release release;
-            return net.loss(X.data(), Y.data(), w, N, static_cast<T>(l2));
+            return net.loss(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2));
           },
           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
           py::arg("l2") = 0.0)
@@ -375,15 +393,10 @@ void bind_network_class(py::module_& m, const char* class_name) {
           "gradients",
           [](Net& net, const py::array& X_in, const py::array& Y_in,
              std::optional<py::array> w_in, double l2) {
-            auto X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));
-            const int64_t N = X.shape(0);
-            if (N == 0) throw py::value_error("gradients need at least one row, got 0");
-            auto Y = require_array<T>(Y_in, "Y", 2, N, net.fan_out(net.num_layers() - 1));
-            std::optional<py::array_t<T>> keep;
-            const T* w = optional_weights<T>(w_in, N, keep);
+            const auto b = check_batch<T>(net, X_in, Y_in, w_in, "gradients need");
             auto lock = lock_for_training(net);
             py::gil_scoped_release release;
-            return net.gradients(X.data(), Y.data(), w, N, static_cast<T>(l2));
+            return net.gradients(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2));
           },
           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
           py::arg("l2") = 0.0)
@@ -394,11 +407,8 @@ void bind_network_class(py::module_& m, const char* class_name) {
              py::array_t<int64_t, py::array::c_style | py::array::forcecast> order,
              int64_t batch_size, const std::string& optimizer, double learning_rate,
              double momentum, double beta_1, double beta_2, double epsilon, double l2) {
-            auto X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));
-            const int64_t N = X.shape(0);
-            auto Y = require_array<T>(Y_in, "Y", 2, N, net.fan_out(net.num_layers() - 1));
-            std::optional<py::array_t<T>> keep;
-            const T* w = optional_weights<T>(w_in, N, keep);
+            const auto b = check_batch<T>(net, X_in, Y_in, w_in, nullptr);
+            const int64_t N = b.rows;
             if (order.ndim() != 1)
               throw py::value_error("order must be 1-D, got shape " + shape_string(order));
             const int64_t* idx = order.data();
@@ -420,8 +430,9 @@ void bind_network_class(py::module_& m, const char* class_name) {
             EpochResult r;
             {
               py::gil_scoped_release release;
-              r = net.train_epoch(X.data(), Y.data(), w, idx, order.shape(0), batch_size, cfg,
-                                  static_cast<T>(l2), [&watch] { return watch.should_stop(); });
+              r = net.train_epoch(b.X.data(), b.Y.data(), b.w(), idx, order.shape(0), batch_size,
+                                  cfg, static_cast<T>(l2),
+                                  [&watch] { return watch.should_stop(); });
             }
             watch.rethrow();
             py::dict out;

@@ -95,7 +95,8 @@ INTERRUPTED_FIT = textwrap.dedent("""
     started = time.perf_counter()
     model.fit(X[:320], y[:320], epochs=1, batch_size=32, shuffle=False)
     seconds_per_batch = (time.perf_counter() - started) / 10
-    print(json.dumps({"ready": True, "seconds_per_batch": seconds_per_batch}), flush=True)
+    print(json.dumps({"ready": True, "seconds_per_batch": seconds_per_batch, "batches": batches}),
+          flush=True)
     try:
         model.fit(X, y, epochs=1, batch_size=32)
         outcome = "completed"
@@ -122,7 +123,9 @@ def test_ctrl_c_stops_fit_within_about_one_batch_and_the_model_trains_on(tmp_pat
     try:
         ready = json.loads(child.stdout.readline())
         assert ready["ready"]
-        time.sleep(0.5)  # well into the epoch (which takes seconds)
+        # A fifth into the epoch, by this machine's own measured speed: a
+        # fixed delay can outlast the whole epoch on a fast, idle machine.
+        time.sleep(0.2 * ready["seconds_per_batch"] * ready["batches"])
         sent_at = time.time()
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=60)

@@ -685,6 +685,20 @@ class ClassifierTargets:
         self._check_target_type()
         return self._label_binarizer.transform(y).astype(DTYPE, copy=False)
 
+    def _partial_fit_incremental(self, X, y, sample_weight, classes):
+        """partial_fit for the classifiers: on the first call, the label set
+        comes from `classes` (or from an indicator y, which names its labels)."""
+        from sklearn.preprocessing import LabelBinarizer
+        from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target
+
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight, incremental=True)
+
     def _check_target_type(self):
         if self._label_binarizer.y_type_ not in self._supported_target_types:
             raise ValueError(f"{type(self).__name__} does not support "

@@ -13,7 +13,6 @@ full-batch loss and gradient, or by 'sgd' / 'adam' epochs in the native core.
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimator_base import (
@@ -122,15 +121,7 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of 'sgd' or 'adam' over (X, y); `classes` is required on the first call."""
-        if _check_partial_fit_first_call(self, classes):
-            from sklearn.preprocessing import LabelBinarizer
-
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._fit(X, y, sample_weight, incremental=True)
+        return self._partial_fit_incremental(X, y, sample_weight, classes)
 
     def _checked(self, X):
         check_is_fitted(self)

@@ -12,7 +12,6 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimator_base import (
@@ -136,15 +135,7 @@ class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
     @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y); `classes` is required on the first call."""
-        if _check_partial_fit_first_call(self, classes):
-            from sklearn.preprocessing import LabelBinarizer
-
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._fit(X, y, sample_weight, incremental=True)
+        return self._partial_fit_incremental(X, y, sample_weight, classes)
 
     def predict(self, X):
         """Class labels (an indicator matrix for multi-label targets)."""
