@@ -519,7 +519,16 @@ def write_report(results, args, machine, command, wall_seconds):
                      "batch_sizes": args.batch_sizes, "threads": args.threads,
                      "frameworks": args.frameworks, "quick": args.quick, "rounds": args.rounds},
         "summary": summary, "results": results})
-    plot_path = args.plot or (None if args.quick else common.REPO_DIR / "docs" / "img" / "train_bench.png")
+    # The docs' plot belongs to full runs into bench/results; a run elsewhere
+    # (--out-dir) draws its plot beside its own results.
+    if args.plot:
+        plot_path = args.plot
+    elif args.quick:
+        plot_path = None
+    elif args.out_dir is not None:
+        plot_path = out_dir / "train_bench.png"
+    else:
+        plot_path = common.REPO_DIR / "docs" / "img" / "train_bench.png"
     if plot_path:
         plot(results, args, plot_path)
     if not args.quick and args.out_dir is None:
