@@ -3,9 +3,8 @@
 Every error names what was expected and what came.
 """
 
-import numbers
-
 import inspect
+import numbers
 
 import numpy as np
 import scipy.sparse
