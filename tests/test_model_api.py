@@ -156,14 +156,16 @@ def test_threads_can_be_set_and_read():
 
 
 def test_training_is_identical_for_one_and_two_threads():
-    X = np.random.default_rng(0).normal(size=(600, 50)).astype(np.float32)
+    # Wide enough that every threaded pass takes its parallel branch: the row
+    # gather (128 x 600), bias + activation, derivatives and bias sums (128 x 520).
+    X = np.random.default_rng(0).normal(size=(600, 600)).astype(np.float32)
     y = np.random.default_rng(1).integers(0, 4, 600)
     original = fastmlp.get_num_threads()
     results = []
     try:
         for threads in (1, 2):
             fastmlp.set_num_threads(threads)
-            model = MLP([50, 64, 32, 4], seed=7).fit(X, y, epochs=2, batch_size=128)
+            model = MLP([600, 520, 32, 4], seed=7).fit(X, y, epochs=2, batch_size=128)
             results.append(model.params.tobytes())
     finally:
         fastmlp.set_num_threads(original)
