@@ -49,3 +49,25 @@ def test_fused_training_matches_reference_path(isa, optimizer, batch_size, l2, s
     _core.set_isa("reference")
     initial = MLP(sizes, activation="tanh", seed=1).params
     assert np.max(np.abs(got_params - initial)) > 1e-3
+
+
+def test_batch_one_training_is_identical_for_one_and_two_threads():
+    # 300 x 128 weights pass the threading threshold of the batch-1 kernels,
+    # so the row blocks are split between threads in the second run.
+    import fastmlp
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 300)).astype(np.float32)
+    X[X < 0] = 0
+    y = rng.integers(0, 3, 40)
+    original = fastmlp.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            fastmlp.set_num_threads(threads)
+            model = MLP([300, 128, 3], seed=5)
+            model.fit(X, y, epochs=2, batch_size=1, optimizer="momentum", learning_rate=0.01)
+            results.append(model.params.tobytes())
+    finally:
+        fastmlp.set_num_threads(original)
+    assert results[0] == results[1]
