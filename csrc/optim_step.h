@@ -4,10 +4,21 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 
 #include "kernels.h"
 
 namespace fastmlp {
+
+// Optimizer state decays geometrically wherever the gradient stays zero (a
+// pixel blank in every image, a dead unit): left alone it sinks into
+// subnormal numbers, which x86 processes about a hundred times slower (Adam
+// at batch 1 on MNIST-like data ran 20x slower). Below the smallest normal
+// number the state is taken as zero; its effect on a weight was nil anyway.
+template <typename T>
+inline T flush_subnormal(T x) {
+  return std::abs(x) < std::numeric_limits<T>::min() ? T(0) : x;
+}
 
 template <typename T>
 struct SgdStep {
@@ -19,7 +30,7 @@ template <typename T>
 struct MomentumStep {  // velocity = mu velocity - lr g; p += velocity
   T lr, mu;
   inline void operator()(T& p, T& velocity, T&, T g) const {
-    const T vel = mu * velocity - lr * g;
+    const T vel = flush_subnormal(mu * velocity - lr * g);
     velocity = vel;
     p += vel;
   }
@@ -29,7 +40,7 @@ template <typename T>
 struct NesterovStep {  // look ahead: p += mu velocity - lr g
   T lr, mu;
   inline void operator()(T& p, T& velocity, T&, T g) const {
-    const T vel = mu * velocity - lr * g;
+    const T vel = flush_subnormal(mu * velocity - lr * g);
     velocity = vel;
     p += mu * vel - lr * g;
   }
@@ -39,8 +50,8 @@ template <typename T>
 struct AdamStep {  // bias correction folded into `step` once per update
   T step, b1, b2, eps;
   inline void operator()(T& p, T& m, T& v, T g) const {
-    const T m_new = b1 * m + (T(1) - b1) * g;
-    const T v_new = b2 * v + (T(1) - b2) * g * g;
+    const T m_new = flush_subnormal(b1 * m + (T(1) - b1) * g);
+    const T v_new = flush_subnormal(b2 * v + (T(1) - b2) * g * g);
     m = m_new;
     v = v_new;
     p -= step * m_new / (std::sqrt(v_new) + eps);

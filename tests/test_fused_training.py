@@ -71,3 +71,28 @@ def test_batch_one_training_is_identical_for_one_and_two_threads():
     finally:
         fastmlp.set_num_threads(original)
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "adam"])
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_optimizer_state_never_goes_subnormal(optimizer, batch_size):
+    # Column 0 is blank in every row (like an MNIST corner pixel): its weights
+    # get zero gradient, so their state decays geometrically. Subnormal state
+    # would make every later step ~100x slower on x86; it must flush to zero.
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(64, 6)).astype(np.float32)
+    X[:, 0] = 0
+    y = rng.integers(0, 2, 64)
+    model = MLP([6, 2], seed=0)
+    model.W[0][0, :] = 0.5
+    model._net.optimizer_state(0)[:] = 1e-3  # decays to below 1e-38 in ~1,000 steps
+    model._net.optimizer_state(1)[:] = 1e-3
+    for _ in range(40):  # 40 epochs x 64 rows: thousands of steps at batch 1
+        result = model._net.train_epoch(
+            np.ascontiguousarray(X), np.eye(2, dtype=np.float32)[y], None,
+            np.arange(64, dtype=np.int64), batch_size, optimizer, 0.01, 0.9, 0.9, 0.999, 1e-8, 0.0)
+        assert result["status"] == "completed"
+    tiny = np.finfo(np.float32).tiny
+    for which in (0, 1):
+        state = np.abs(model._net.optimizer_state(which))
+        assert not np.any((state > 0) & (state < tiny)), state
