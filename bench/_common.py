@@ -110,6 +110,19 @@ def blas_threads(threads):
         yield
 
 
+def short_location(path):
+    """A path without the machine's own prefix: from site-packages on, or
+    relative to the repository, so reports name no local directories."""
+    path = Path(path)
+    parts = path.parts
+    if "site-packages" in parts:
+        return str(Path(*parts[parts.index("site-packages"):]))
+    try:
+        return str(path.resolve().relative_to(REPO_DIR))
+    except ValueError:
+        return path.name
+
+
 def numpy_blas_info():
     """Which BLAS numpy calls and which kernel it picked (threadpoolctl's view)."""
     import numpy as np
@@ -121,9 +134,10 @@ def numpy_blas_info():
         if pool.get("user_api") != "blas":
             continue
         if Path(pool["filepath"]).resolve().is_relative_to(numpy_dir) and "numpy" in pool["filepath"]:
-            return {key: pool.get(key) for key in
-                    ("internal_api", "version", "architecture", "threading_layer", "num_threads",
-                     "filepath")}
+            info = {key: pool.get(key) for key in
+                    ("internal_api", "version", "architecture", "threading_layer", "num_threads")}
+            info["filepath"] = short_location(pool["filepath"])
+            return info
     return {"internal_api": "unknown"}
 
 
@@ -213,7 +227,7 @@ def machine_info():
         from fastmlp import _core
 
         info["fastmlp"] = {"version": fastmlp.__version__, "isa": _core.active_isa(),
-                           "openmp": bool(_core.has_openmp), "path": str(Path(fastmlp.__file__).parent),
+                           "openmp": bool(_core.has_openmp), "path": short_location(Path(fastmlp.__file__).parent),
                            "repo_head": git_commit()}
         # Set when the measured fastmlp was built elsewhere (e.g. from a clean
         # checkout of one commit while the working tree keeps changing).
