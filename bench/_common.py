@@ -20,7 +20,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 
-# Set by some of our environments to pin OpenBLAS to a generic kernel and a
+# Some environments set these to pin OpenBLAS to a generic kernel and a
 # small L2 blocking; both make numpy's sgemm slower than it is out of the box.
 BLAS_OVERRIDE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 # Where a re-executed process remembers what it removed, so reports can say so.
