@@ -54,15 +54,7 @@ py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
   const int64_t lda = A.shape(1), ldb = B.shape(1);
   {
     py::gil_scoped_release release;
-    switch (isa) {
-      case Isa::reference: gemm_reference<float>(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f); break;
-      case Isa::baseline: sgemm_baseline(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f); break;
-#ifdef FASTMLP_X86
-      case Isa::avx2: sgemm_avx2(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f); break;
-      case Isa::avx512: sgemm_avx512(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f); break;
-#endif
-      default: sgemm_baseline(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f); break;
-    }
+    sgemm_with(isa, c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f);
   }
   return C;
 }

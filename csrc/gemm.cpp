@@ -186,11 +186,10 @@ void sgemm_baseline(float* C, int64_t ldc, const float* A, int64_t lda, bool tra
 #endif
 }
 
-template <>
-void gemm<float>(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                 const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                 int64_t K, float beta) {
-  switch (active_isa()) {
+void sgemm_with(Isa isa, float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K,
+                float beta) {
+  switch (isa) {
     case Isa::reference:
       return gemm_reference<float>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
     case Isa::baseline:
@@ -204,6 +203,13 @@ void gemm<float>(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_
     default:
       return sgemm_baseline(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
   }
+}
+
+template <>
+void gemm<float>(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                 const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
+                 int64_t K, float beta) {
+  sgemm_with(active_isa(), C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
 }
 
 template <>

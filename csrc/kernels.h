@@ -49,6 +49,11 @@ Isa active_isa();
 void set_isa(Isa isa);  // callers check isa_supported first
 const char* isa_name(Isa isa);
 
+// The float32 GEMM of a named instruction set (the caller checks isa_supported).
+void sgemm_with(Isa isa, float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K,
+                float beta);
+
 // float32 goes through the dispatch point; float64 (gradient checks) through
 // a cache-blocked portable loop.
 template <typename T>
