@@ -98,8 +98,11 @@ void Network<T>::ensure_scratch(int64_t rows) {
   }
 }
 
+// logits[N, O_last] = the output layer's z (bias added, activation not),
+// a chunk of rows at a time through two scratch buffers, so memory stays
+// bounded whatever N is.
 template <typename T>
-void Network<T>::predict(T* out, const T* X, int64_t N) const {
+void Network<T>::forward_logits(T* logits, const T* X, int64_t N) const {
   const int64_t L = num_layers();
   const int64_t chunk = std::min(N, kPredictChunkRows);
   std::vector<T> ping(chunk * max_width_), pong(chunk * max_width_);
@@ -108,14 +111,21 @@ void Network<T>::predict(T* out, const T* X, int64_t N) const {
     const int64_t rows = std::min(chunk, N - n0);
     const T* in = X + n0 * fan_in(0);
     for (int64_t l = 0; l < L; ++l) {
-      T* dst = l == L - 1 ? out + n0 * O_last : (l % 2 == 0 ? ping.data() : pong.data());
-      const T* W = params_.data() + w_offset(l);
-      dense_forward(dst, in, W, rows, fan_in(l), fan_out(l));
+      const bool last = l == L - 1;
+      T* dst = last ? logits + n0 * O_last : (l % 2 == 0 ? ping.data() : pong.data());
+      dense_forward(dst, in, params_.data() + w_offset(l), rows, fan_in(l), fan_out(l));
       bias_activation_forward<T>(dst, params_.data() + b_offset(l), rows, fan_out(l),
-                                 acts_[l], slope_);
+                                 last ? Act::identity : acts_[l], slope_);
       in = dst;
     }
   }
+}
+
+template <typename T>
+void Network<T>::predict(T* out, const T* X, int64_t N) const {
+  const int64_t L = num_layers();
+  forward_logits(out, X, N);
+  bias_activation_forward<T>(out, nullptr, N, fan_out(L - 1), acts_[L - 1], slope_);
 }
 
 template <typename T>
@@ -146,22 +156,12 @@ double Network<T>::l2_penalty(T l2) const {
 
 template <typename T>
 double Network<T>::loss(const T* X, const T* Y, const T* w, int64_t N, T l2) const {
-  const int64_t L = num_layers();
-  const int64_t O_last = fan_out(L - 1);
-  // Forward to the output layer's z, then the loss on it.
+  const int64_t O_last = fan_out(num_layers() - 1);
   std::vector<T> logits(N * O_last);
-  std::vector<std::vector<T>> hidden(L);
-  const T* in = X;
-  for (int64_t l = 0; l < L; ++l) {
-    T* dst = l == L - 1 ? logits.data() : (hidden[l].resize(N * fan_out(l)), hidden[l].data());
-    dense_forward(dst, in, params_.data() + w_offset(l), N, fan_in(l), fan_out(l));
-    bias_activation_forward<T>(dst, params_.data() + b_offset(l), N, fan_out(l),
-                               l == L - 1 ? Act::identity : acts_[l], slope_);
-    in = dst;
-  }
+  forward_logits(logits.data(), X, N);
   const T scale = T(1) / T(N);
   const double data_loss = loss_forward<T>(logits.data(), logits.data(), Y, w, N, O_last,
-                                           loss_, acts_[L - 1], slope_, scale);
+                                           loss_, acts_[num_layers() - 1], slope_, scale);
   return data_loss + l2_penalty(l2) / double(N);
 }
 

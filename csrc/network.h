@@ -85,6 +85,7 @@ class Network {
 
  private:
   void ensure_scratch(int64_t rows);
+  void forward_logits(T* logits, const T* X, int64_t N) const;
   double forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2, bool fused_one);
   void backward(const T* X, int64_t N, T l2);
   void backward_update_one(const T* x, const T* next_x, T l2, const OptimConfig& cfg);
