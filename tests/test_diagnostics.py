@@ -7,12 +7,7 @@ import fastmlp
 from fastmlp.diagnostics import activation_stats, check_gradients, layer_gradient_norms
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = fastmlp.get_num_threads()
-    fastmlp.set_num_threads(1)
-    yield
-    fastmlp.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data(n=24, features=5, seed=0):

@@ -14,14 +14,10 @@ check_sample_weight_equivalence_on_dense_data / _on_sparse_data
     from a repeated sample; scikit-learn marks its own Perceptron the same way.
 """
 
-import warnings
 
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from threadpoolctl import threadpool_limits
 
-import fastmlp
 from fastmlp import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
 
 FLOAT32_REASON = ("fastmlp trains in float32: weighted and repeated fits agree to float32 "
@@ -46,14 +42,7 @@ ESTIMATORS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def quiet_single_thread():
-    previous = fastmlp.get_num_threads()
-    fastmlp.set_num_threads(1)
-    with threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
-    fastmlp.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("quiet_one_thread")
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)

@@ -1,7 +1,6 @@
 """Behaviour of the scikit-learn compatible estimators beyond the estimator checks."""
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
@@ -10,21 +9,13 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 import fastmlp
 from fastmlp import (LogisticRegression, MLPClassifier, MLPRegressor, Perceptron,
                      TrainingDivergedError)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = fastmlp.get_num_threads()
-    fastmlp.set_num_threads(1)
-    with threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
-    fastmlp.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("quiet_one_thread")
 
 
 def blobs(n=150, n_features=4, n_classes=3, seed=0):

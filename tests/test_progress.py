@@ -10,12 +10,7 @@ from fastmlp._progress import EpochBar, bar_wanted, chunk_bounds, train_epoch_in
 from fastmlp.callbacks import EarlyStopping
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = fastmlp.get_num_threads()
-    fastmlp.set_num_threads(1)
-    yield
-    fastmlp.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data(n=203, features=6, classes=3, seed=0):

@@ -10,22 +10,13 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
-from threadpoolctl import threadpool_limits
 
-import fastmlp
 from fastmlp import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
 
 FLOAT32_TOL = dict(rtol=1e-5, atol=1e-6)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # The test machine is shared; one OpenMP thread keeps timings steady.
-    previous = fastmlp.get_num_threads()
-    fastmlp.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    fastmlp.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_hand_worked_sgd_step_3_2_1_logistic():
@@ -182,7 +173,6 @@ def test_lbfgs_matches_sklearn_mlp():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((80, 4))
     y = (X[:, 0] * X[:, 1] > 0).astype(int)
-    sk = SkMLPClassifier(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=30, random_state=0)
     ours = MLPClassifier(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=30, random_state=0,
                          warm_start=True)
     with warnings.catch_warnings():
