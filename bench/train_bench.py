@@ -390,7 +390,7 @@ def render_markdown(results, summary, args, machine, command, wall_seconds):
               "frameworks: lr 0.05 with momentum 0.9 is aggressive for single-row updates.", ""]
     lines += ["## Same-learning check (batch 128)", ""]
     if args.epochs < 5 or args.rows < 60000:
-        lines += [f"Informational only: the check is meant for >= 5 epochs on all 60,000 rows.", ""]
+        lines += ["Informational only: the check is meant for >= 5 epochs on all 60,000 rows.", ""]
     if summary["same_learning"]:
         check_rows = [[c["threads"], c["epochs"], f"{100 * c['fastmlp']:.2f}", f"{100 * c['pytorch']:.2f}",
                        f"{c['gap_points']:+.2f}", "pass" if c["passed"] else "FAIL"]

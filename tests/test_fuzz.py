@@ -6,7 +6,6 @@ IndexError, a struct.error or a RecursionError.
 """
 
 import gzip
-import io
 import json
 import tempfile
 from pathlib import Path
