@@ -330,6 +330,7 @@ class MLP:
         if validation_data is not None:
             X_val, y_val = validation_data
             X_val = self._features(X_val)
+            Y_val = self._targets(y_val, X_val.shape[0])  # encoded once, used every epoch
         show_bar = verbose and bar_wanted(progress)
         gradient_sample = _gradient_sample(Xn, Y, self.seed) if track_gradients else None
         self._net.reset_optimizer()
@@ -354,7 +355,7 @@ class MLP:
             if train_metrics:
                 metrics["train_score"] = self._score_prepared(Xn, y)
             if validation_data is not None:
-                metrics["val_loss"] = float(self._net.loss(X_val, self._targets(y_val, X_val.shape[0]), None, l2))
+                metrics["val_loss"] = float(self._net.loss(X_val, Y_val, None, l2))
                 metrics["val_score"] = self._score_prepared(X_val, y_val)
             if gradient_sample is not None:
                 metrics["grad_norms"] = self._layer_gradient_norms(*gradient_sample, l2)
