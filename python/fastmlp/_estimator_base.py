@@ -29,6 +29,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _core
 from ._names import canonical_activation
+from ._progress import train_epoch_in_chunks
 from .errors import TrainingDivergedError
 from .model import MLP
 
@@ -381,20 +382,15 @@ class NetworkEstimator(BaseEstimator):
                 getattr(self, "epsilon", 1e-8), l2)
         if not self._freeze_bias_now():
             return net.train_epoch(Xn, Y, w, order, batch, *args)
-        total, rows = 0.0, 0
-        result = {"status": "completed"}
-        for start in range(0, len(order), batch):
-            part = np.ascontiguousarray(order[start:start + batch])
-            result = net.train_epoch(Xn, Y, w, part, batch, *args)
+
+        def zero_biases(_batches_done, _running_loss):
             for b in self._model.b:
                 b[...] = 0
-            if result["status"] != "completed":
-                break
-            total += result["loss"] * result["rows"]
-            rows += result["rows"]
-        result = dict(result)
-        result["loss"] = total / max(rows, 1)
-        return result
+
+        # One native call per batch, the biases zeroed after each.
+        n_batches = -(-len(order) // batch)
+        return train_epoch_in_chunks(lambda part: net.train_epoch(Xn, Y, w, part, batch, *args),
+                                     order, batch, on_chunk=zero_biases, target_chunks=n_batches)
 
     def _freeze_bias_now(self):
         return False
