@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _core
+from ._batching import epoch_order
 from ._names import canonical_activation
 from ._progress import train_epoch_in_chunks
 from .errors import TrainingDivergedError
@@ -576,7 +577,7 @@ class NetworkEstimator(BaseEstimator):
             net.params[...] = best_params
 
     def _epoch_order(self, n):
-        return (self._rng.permutation(n) if self.shuffle else np.arange(n)).astype(np.int64)
+        return epoch_order(n, self._rng, self.shuffle)
 
     def _should_stop(self):
         """scikit-learn's trigger_stopping: adaptive SGD first divides the rate by 5."""
