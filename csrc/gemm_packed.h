@@ -33,12 +33,19 @@
 
 #include "kernels.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace fastmlp {
 namespace {
 
 // Multiply-adds below which a second thread costs more (fork/join ~ microseconds)
 // than it saves.
 constexpr int64_t kMinParallelMacs = int64_t(1) << 18;
+// A matrix-vector product streams all of B once (memory-bound, about 4x the
+// time per multiply-add of a packed GEMM), so threads pay off sooner.
+constexpr int64_t kMinParallelGemvMacs = int64_t(1) << 16;
 // Bytes of packed B one column block may take (half of a Zen4 / Skylake-SP L2).
 constexpr int64_t kL2BlockBytes = int64_t(1) << 19;
 
@@ -139,30 +146,43 @@ inline void pack_b_sliver(float* panel, const float* B, int64_t ldb, bool trans_
 }
 
 // ------------------------------------------------------------------ M == 1
-// c[1, Nc] (+)= a[K] B[K, Nc]: one pass over B rows per block of columns;
-// 64 columns at a time keeps 64/L accumulators in flight.
+// c[j0 .. j0 + NB*L) (+)= a[K] B[K, those columns]: NB accumulators, one pass down B.
+template <class V, int NB>
+void gemv_block(float* c, const float* a, const float* B, int64_t ldb, int64_t j0, int64_t K,
+                bool accumulate) {
+  using Reg = typename V::Reg;
+  constexpr int L = V::kLanes;
+  Reg acc[NB];
+  for (int v = 0; v < NB; ++v) acc[v] = V::zero();
+  const float* b = B + j0;
+  for (int64_t k = 0; k < K; ++k, b += ldb) {
+    const Reg av = V::bcast(a + k);
+#pragma GCC unroll 16
+    for (int v = 0; v < NB; ++v) acc[v] = V::fma(av, V::load(b + v * L), acc[v]);
+  }
+  for (int v = 0; v < NB; ++v) {
+    Reg r = acc[v];
+    if (accumulate) r = V::add(r, V::load(c + j0 + v * L));
+    V::store(c + j0 + v * L, r);
+  }
+}
+
+// c[1, Nc] (+)= a[K] B[K, Nc]: one pass over B rows per block of columns.
+// B comes from L2 at best, so blocks are as wide as the registers allow (128
+// columns with 32 vector registers, else 64): longer contiguous runs of each
+// row of B, and fewer passes. Every output is the same ascending-k chain
+// whatever block it falls in.
 template <class V>
 void gemv_rows(float* c, const float* a, const float* B, int64_t ldb, int64_t j_begin,
                int64_t j_end, int64_t K, bool accumulate) {
-  using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
-  constexpr int NB = 64 / L;
+  constexpr int kNarrow = 64 / L;
+  constexpr int kWide = L >= 16 ? 128 / L : kNarrow;
+  using Reg = typename V::Reg;
   int64_t j = j_begin;
-  for (; j + NB * L <= j_end; j += NB * L) {
-    Reg acc[NB];
-    for (int v = 0; v < NB; ++v) acc[v] = V::zero();
-    const float* b = B + j;
-    for (int64_t k = 0; k < K; ++k, b += ldb) {
-      const Reg av = V::bcast(a + k);
-#pragma GCC unroll 8
-      for (int v = 0; v < NB; ++v) acc[v] = V::fma(av, V::load(b + v * L), acc[v]);
-    }
-    for (int v = 0; v < NB; ++v) {
-      Reg r = acc[v];
-      if (accumulate) r = V::add(r, V::load(c + j + v * L));
-      V::store(c + j + v * L, r);
-    }
-  }
+  for (; j + kWide * L <= j_end; j += kWide * L) gemv_block<V, kWide>(c, a, B, ldb, j, K, accumulate);
+  for (; j + kNarrow * L <= j_end; j += kNarrow * L)
+    gemv_block<V, kNarrow>(c, a, B, ldb, j, K, accumulate);
   for (; j < j_end; j += L) {
     const auto m = V::mask_for(static_cast<int>(j_end - j));
     Reg acc = V::zero();
@@ -236,11 +256,7 @@ void gemv(float* c, const float* A, int64_t lda, bool trans_a, const float* B, i
     for (int64_t k = 0; k < K; ++k) gathered[k] = A[k * lda];
     a = gathered.data();
   }
-  const bool parallel = Nc * K >= kMinParallelMacs && Nc >= 128;
-  // Column chunks are multiples of 64, so the split only moves whole blocks
-  // between threads and never changes a sum.
-  const int64_t chunk = 64;
-  const int64_t n_chunks = (Nc + chunk - 1) / chunk;
+  const bool parallel = Nc * K >= kMinParallelGemvMacs && Nc >= 128 && get_num_threads() > 1;
   auto columns = [&](int64_t j0, int64_t j1) {
     if (trans_b)
       gemv_dots<V>(c, a, B, ldb, j0, j1, K, accumulate);
@@ -250,10 +266,19 @@ void gemv(float* c, const float* A, int64_t lda, bool trans_a, const float* B, i
   // Serial calls skip the OpenMP runtime entirely: at batch size 1 its
   // entry cost alone is a sizable share of a small layer.
   if (!parallel) return columns(0, Nc);
+  // Each thread takes one contiguous run of columns (a multiple of 16 wide).
+  // Every output is one ascending-k chain wherever the split falls, so the
+  // result does not depend on the thread count.
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t units = (Nc + 15) / 16;
+    columns(std::min(Nc, t * units / threads * 16), std::min(Nc, (t + 1) * units / threads * 16));
+  }
+#else
+  columns(0, Nc);
 #endif
-  for (int64_t t = 0; t < n_chunks; ++t) columns(t * chunk, std::min(Nc, (t + 1) * chunk));
 }
 
 // C[M, 1] (+)= op(A)[M, K] op(B)[K, 1] (a single-output layer: binary logistic
@@ -423,6 +448,46 @@ void gemm_tiles(const GemmArgs& g) {
   }
 }
 
+template <class V>
+void gemm_by_width(const GemmArgs& g) {
+  // Narrow outputs (a 10-class layer): one vector of columns, twice the rows.
+  if (g.Nc <= V::kLanes) return gemm_tiles<V, 1>(g);
+  gemm_tiles<V, 2>(g);
+}
+
+// Share of the micro-tiles' lanes that hold real outputs when C (M x Nc) is
+// computed directly (columns along the vectors) or as C^T (M along the vectors).
+template <class V>
+bool transpose_pays(int64_t M, int64_t Nc) {
+  constexpr int64_t L = V::kLanes;
+  auto used = [](int64_t n, int64_t step) { return double(n) / double((n + step - 1) / step * step); };
+  const double direct = used(Nc, Nc <= L ? L : 2 * L);
+  const int64_t nr_t = M <= L ? L : 2 * L;
+  const int64_t mr_t = M <= L ? V::kRows1 : V::kRows2;
+  const double transposed = used(M, nr_t) * used(Nc, mr_t);
+  // The margin pays for writing C^T back into C.
+  return Nc < 2 * L && M >= 4 * L && transposed > 1.15 * direct;
+}
+
+// C = A^T op(B) with few columns (the dW of a 10-output layer, A^T stored K x M)
+// wastes most vector lanes on padding; C^T = op(B)^T A runs M along the vectors
+// instead, reading A in place as the B operand. Every element is the same
+// ascending-k FMA chain as the direct product (a*b commutes inside an FMA), so
+// results are identical to it, bit for bit.
+template <class V>
+void gemm_transposed(const GemmArgs& g) {
+  thread_local std::vector<float> ct_buf;
+  float* ct = grow(ct_buf, g.Nc * g.M);
+  if (g.accumulate)
+    for (int64_t i = 0; i < g.M; ++i)
+      for (int64_t j = 0; j < g.Nc; ++j) ct[j * g.M + i] = g.C[i * g.ldc + j];
+  // op(B)^T: B itself read with the opposite transpose flag; op(A)^T = A (K x M).
+  const GemmArgs t{ct, g.M, g.B, g.ldb, !g.trans_b, g.A, g.lda, false, g.Nc, g.M, g.K, g.accumulate};
+  gemm_by_width<V>(t);
+  for (int64_t i = 0; i < g.M; ++i)
+    for (int64_t j = 0; j < g.Nc; ++j) g.C[i * g.ldc + j] = ct[j * g.M + i];
+}
+
 // C[M,Nc] = beta C + op(A)[M,K] op(B)[K,Nc], beta 0 or 1 (others are folded into C first).
 template <class V>
 void sgemm_packed(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
@@ -448,9 +513,8 @@ void sgemm_packed(float* C, int64_t ldc, const float* A, int64_t lda, bool trans
   if (M == 1) return gemv<V>(C, A, lda, trans_a, B, ldb, trans_b, Nc, K, accumulate);
   if (Nc == 1) return gemv_column<V>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, K, accumulate);
   const GemmArgs g{C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, accumulate};
-  // Narrow outputs (a 10-class layer): one vector of columns, twice the rows.
-  if (Nc <= V::kLanes) return gemm_tiles<V, 1>(g);
-  gemm_tiles<V, 2>(g);
+  if (trans_a && transpose_pays<V>(M, Nc)) return gemm_transposed<V>(g);
+  gemm_by_width<V>(g);
 }
 
 }  // namespace

@@ -76,6 +76,11 @@ LAYER_CASES = [
         (1000, 1, 300, False, False),  # one output column: the transposed gemv
         (300, 1, 1000, True, True),
         (33, 40, 2500, True, False),  # K past one micro-kernel block
+        # Narrow A^T B (a 10-output layer's dW) runs as C^T = B^T A:
+        (128, 10, 128, True, False),
+        (784, 10, 1000, True, False),  # large enough for threads
+        (130, 13, 70, True, True),
+        (200, 9, 3000, True, False),  # and K past one micro-kernel block
         (20, 300, 2100, False, True),
     ]
 ]
@@ -87,6 +92,19 @@ def test_gemm_layer_shapes(isa, M, Nc, K, trans_a, trans_b):
     A, B, expected = _operands(M, Nc, K, trans_a, trans_b, seed=7)
     C = _core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa=isa)
     _assert_close(C, expected, K, f"{isa} {M}x{Nc}x{K}")
+
+
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("M,Nc,K,trans_b", [(128, 10, 128, False), (784, 10, 1000, False),
+                                             (130, 13, 70, True), (200, 9, 3000, False)])
+def test_narrow_transposed_product_equals_direct_one(isa, M, Nc, K, trans_b):
+    # A^T B with few columns is computed as (B^T A)^T; each element must still be
+    # the direct product's ascending-k FMA chain, so it equals the same product
+    # from a row-major copy of A^T (which takes the direct route) bit for bit.
+    A, B, _ = _operands(M, Nc, K, True, trans_b, seed=11)
+    via_transpose = _core.gemm(A, B, trans_a=True, trans_b=trans_b, isa=isa)
+    direct = _core.gemm(np.ascontiguousarray(A.T), B, trans_a=False, trans_b=trans_b, isa=isa)
+    assert np.array_equal(via_transpose, direct)
 
 
 @pytest.fixture
