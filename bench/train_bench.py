@@ -241,25 +241,32 @@ def run_all(configs, timeout_seconds, rounds):
             if "error" in result:
                 common.progress(f"    FAILED: {result['error']}")
             else:
-                common.progress(f"    median epoch {result['median_epoch_seconds']:.3f} s, test accuracy "
-                                f"{result['test_accuracy']:.4f} ({time.perf_counter() - started:.0f} s "
-                                f"including start-up)")
+                median = result.get("median_epoch_seconds")
+                common.progress(f"    median epoch {'n/a' if median is None else f'{median:.3f} s'}, "
+                                f"test accuracy {result['test_accuracy']:.4f}"
+                                f"{' (diverged)' if result.get('diverged') else ''} "
+                                f"({time.perf_counter() - started:.0f} s including start-up)")
     return [merge_rounds(runs) for runs in per_config]
 
 
 def merge_rounds(runs):
     """One result per configuration: the first successful round's details, with
     the epoch time replaced by the median over rounds of each round's median
-    and the test accuracy by the mean over rounds (one seed each)."""
+    and the test accuracy by the mean over rounds (one seed each). Rounds that
+    failed are left out of both and listed in round_errors."""
     good = [r for r in runs if "error" not in r and r.get("median_epoch_seconds")]
+    failed = [f"seed {r.get('seed')}: {r.get('error') or 'no timed epoch'}" for r in runs if r not in good]
     if not good:
-        return runs[0]
+        return {**runs[0], "round_errors": failed}
     merged = dict(good[0])
     merged["round_median_epoch_seconds"] = [r["median_epoch_seconds"] for r in good]
     merged["median_epoch_seconds"] = common.median(merged["round_median_epoch_seconds"])
     merged["round_seeds"] = [r.get("seed") for r in good]
     merged["round_test_accuracy"] = [r["test_accuracy"] for r in good]
+    merged["round_diverged"] = [bool(r.get("diverged")) for r in good]
     merged["test_accuracy"] = sum(merged["round_test_accuracy"]) / len(good)
+    merged["diverged"] = any(merged["round_diverged"])
+    merged["round_errors"] = failed
     return merged
 
 
@@ -304,9 +311,11 @@ def summarize(results, args):
         fast = find(results, "fastmlp", threads, ACCURACY_BATCH)
         torch_ = find(results, "pytorch", threads, ACCURACY_BATCH)
         if fast and torch_:
-            # Only seeds both frameworks finished are compared, pairwise.
+            # Only seeds both frameworks trained without diverging are compared, pairwise.
             fast_by_seed, torch_by_seed = accuracy_by_seed(fast), accuracy_by_seed(torch_)
             seeds = [seed for seed in fast_by_seed if seed in torch_by_seed]
+            if not seeds:
+                continue
             gaps = [100 * (fast_by_seed[seed] - torch_by_seed[seed]) for seed in seeds]
             gap = sum(gaps) / len(gaps)
             accuracy_checks.append({"threads": threads, "batch_size": ACCURACY_BATCH,
@@ -320,10 +329,13 @@ def summarize(results, args):
 
 
 def accuracy_by_seed(result):
-    """{seed: test accuracy} of a merged result (one entry for a single-round result)."""
+    """{seed: test accuracy} of a merged result's rounds that did not diverge
+    (one entry for a result from before per-round seeds)."""
     seeds = result.get("round_seeds") or [result.get("seed")]
     accuracies = result.get("round_test_accuracy") or [result["test_accuracy"]]
-    return dict(zip(seeds, accuracies))
+    # (results written before round_diverged existed carry one flag for all rounds)
+    diverged = result.get("round_diverged") or [bool(result.get("diverged"))] * len(seeds)
+    return {seed: acc for seed, acc, bad in zip(seeds, accuracies, diverged) if not bad}
 
 
 def pytorch_accuracy_spread(results, args):
@@ -413,7 +425,8 @@ def render_markdown(results, summary, args, machine, command, wall_seconds):
                                                      for name in FRAMEWORKS])
     lines += [common.markdown_table(["batch", "threads", "fastmlp", "PyTorch", "scikit-learn"],
                                     accuracy_rows), "",
-              f"Mean over {getattr(args, 'rounds', 1)} seed(s), one per round. "
+              "Mean over the rounds (one seed each; a failed round is left out and listed "
+              "under Problems). "
               "fastmlp and PyTorch start from the same He-normal weights; scikit-learn uses its own "
               "initialization. Accuracies at batch 1 (and any diverged run) say little about the "
               "frameworks: lr 0.05 with momentum 0.9 is aggressive for single-row updates.", ""]
@@ -439,11 +452,18 @@ def render_markdown(results, summary, args, machine, command, wall_seconds):
                       "fastmlp's does not)."]
     else:
         lines.append("Not measured in this run (needs fastmlp and PyTorch at batch 128).")
-    failures = [r for r in results if "error" in r or r.get("diverged")]
-    if failures:
-        lines += ["", "## Problems", ""]
-        lines += [f"- {r['framework']} batch {r['batch_size']} threads {r['threads']}: "
-                  f"{r.get('error') or 'training diverged (non-finite loss)'}" for r in failures]
+    problems = []
+    for r in results:
+        where = f"{r['framework']} batch {r['batch_size']} threads {r['threads']}"
+        if "error" in r and not r.get("round_errors"):
+            problems.append(f"- {where}: {r['error']}")
+        problems += [f"- {where}: round with {error}" for error in r.get("round_errors", [])]
+        if r.get("diverged"):
+            bad = [s for s, d in zip(r.get("round_seeds", []), r.get("round_diverged", [])) if d]
+            problems.append(f"- {where}: training diverged (non-finite loss)"
+                            + (f" with seed {', '.join(map(str, bad))}" if bad else ""))
+    if problems:
+        lines += ["", "## Problems", ""] + problems
     return "\n".join(lines)
 
 
@@ -511,7 +531,7 @@ def parse_args(argv):
     parser.add_argument("--threads", type=common.parse_int_list, default=[1, 2])
     parser.add_argument("--epochs", type=int, default=5, help="epochs trained per configuration")
     parser.add_argument("--warmup-epochs", type=int, default=1, help="leading epochs left out of the median")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="sweeps over every configuration; the report takes the median over rounds")
     parser.add_argument("--rows", type=int, default=60000,
                         help="train on a fixed subsample of this many rows (all frameworks alike)")

@@ -455,18 +455,21 @@ void gemm_by_width(const GemmArgs& g) {
   gemm_tiles<V, 2>(g);
 }
 
-// Share of the micro-tiles' lanes that hold real outputs when C (M x Nc) is
-// computed directly (columns along the vectors) or as C^T (M along the vectors).
+// Whether C = A^T op(B) (M x Nc, few columns, many rows) runs better as C^T,
+// judged by a rough occupancy of the register tiles each way. Directly, the
+// Nc columns fill ceil(Nc / L) vectors of every tile. Transposed, M runs
+// along 2-vector slivers and the Nc outputs become the tile's rows (an edge
+// tile with fewer rows has fewer FMA chains in flight).
 template <class V>
 bool transpose_pays(int64_t M, int64_t Nc) {
   constexpr int64_t L = V::kLanes;
-  auto used = [](int64_t n, int64_t step) { return double(n) / double((n + step - 1) / step * step); };
-  const double direct = used(Nc, Nc <= L ? L : 2 * L);
-  const int64_t nr_t = M <= L ? L : 2 * L;
-  const int64_t mr_t = M <= L ? V::kRows1 : V::kRows2;
-  const double transposed = used(M, nr_t) * used(Nc, mr_t);
-  // The margin pays for writing C^T back into C.
-  return Nc < 2 * L && M >= 4 * L && transposed > 1.15 * direct;
+  if (Nc >= 2 * L || M < 4 * L) return false;
+  auto filled = [](int64_t n, int64_t step) {
+    return double(n) / double((n + step - 1) / step * step);
+  };
+  const double direct = filled(Nc, Nc <= L ? L : 2 * L);
+  const double transposed = filled(M, 2 * L) * filled(Nc, V::kRows2);
+  return transposed > 1.15 * direct;  // the margin pays for writing C^T back into C
 }
 
 // C = A^T op(B) with few columns (the dW of a 10-output layer, A^T stored K x M)
