@@ -192,11 +192,27 @@ def train_sklearn(data, config):
 TRAINERS = {"fastmlp": train_fastmlp, "pytorch": train_pytorch, "sklearn": train_sklearn}
 
 
+def thread_round_trip_ns():
+    """How long a cache line takes to go between this machine's two CPUs and back.
+
+    A virtual machine's CPUs can sit on cores that share a cache (tens of ns)
+    or not (hundreds), and the hypervisor moves them; two-thread timings swing
+    with it. Measured before and after each two-thread run, as a witness.
+    """
+    fastmlp = common.import_fastmlp_or_exit()
+    value = fastmlp._core._thread_round_trip_ns(20000)
+    return round(value, 1) if value > 0 else None
+
+
 def run_worker(config):
     """One (framework, threads, batch size) measurement in this fresh process."""
     common.import_fastmlp_or_exit()  # the data loader lives in fastmlp
     data = load_training_data(config["rows"])
+    probe = config["threads"] >= 2
+    before = thread_round_trip_ns() if probe else None
     result = TRAINERS[config["framework"]](data, config)
+    if probe:
+        result["round_trip_ns"] = [before, thread_round_trip_ns()]
     timed = result["epoch_seconds"][config["warmup_epochs"]:]
     result.update(config)
     result["timed_epochs"] = len(timed)
@@ -242,10 +258,12 @@ def run_all(configs, timeout_seconds, rounds):
                 common.progress(f"    FAILED: {result['error']}")
             else:
                 median = result.get("median_epoch_seconds")
+                trip = result.get("round_trip_ns")
                 common.progress(f"    median epoch {'n/a' if median is None else f'{median:.3f} s'}, "
                                 f"test accuracy {result['test_accuracy']:.4f}"
                                 f"{' (diverged)' if result.get('diverged') else ''} "
-                                f"({time.perf_counter() - started:.0f} s including start-up)")
+                                f"({time.perf_counter() - started:.0f} s including start-up)"
+                                + (f", CPU round trip {trip[0]} / {trip[1]} ns" if trip else ""))
     return [merge_rounds(runs) for runs in per_config]
 
 
@@ -264,6 +282,7 @@ def merge_rounds(runs):
     merged["round_seeds"] = [r.get("seed") for r in good]
     merged["round_test_accuracy"] = [r["test_accuracy"] for r in good]
     merged["round_diverged"] = [bool(r.get("diverged")) for r in good]
+    merged["round_trip_ns"] = [r.get("round_trip_ns") for r in good]
     merged["test_accuracy"] = sum(merged["round_test_accuracy"]) / len(good)
     merged["diverged"] = any(merged["round_diverged"])
     merged["round_errors"] = failed
@@ -417,6 +436,7 @@ def render_markdown(results, summary, args, machine, command, wall_seconds):
         lines += [common.markdown_table(["batch", "1-thread time / 2-thread time"], scaling_rows), ""]
     else:
         lines += ["Not measured (needs --threads 1,2).", ""]
+    lines += render_round_table(results, args)
     lines += ["## Test accuracy (%)", ""]
     accuracy_rows = []
     for batch in args.batch_sizes:
@@ -465,6 +485,33 @@ def render_markdown(results, summary, args, machine, command, wall_seconds):
     if problems:
         lines += ["", "## Problems", ""] + problems
     return "\n".join(lines)
+
+
+def render_round_table(results, args):
+    """Every round of every multi-thread run, with the CPUs' round-trip time around it."""
+    rows = []
+    for batch in args.batch_sizes:
+        for threads in [t for t in args.threads if t >= 2]:
+            for framework in args.frameworks:
+                result = find(results, framework, threads, batch)
+                trips = (result or {}).get("round_trip_ns")
+                if not result or not trips:
+                    continue
+                cells = []
+                for seconds, trip in zip(result["round_median_epoch_seconds"], trips):
+                    witness = f" ({trip[0]:.0f} / {trip[1]:.0f} ns)" if trip and None not in trip else ""
+                    cells.append(f"{fmt_seconds(seconds)}{witness}")
+                rows.append([batch, threads, framework, ", ".join(cells)])
+    if not rows:
+        return []
+    return ["## Multi-thread runs round by round", "",
+            "Epoch time of each round (seconds), with the time a cache line takes to go from one "
+            "CPU to the other and back, measured just before and just after that run. On a "
+            "virtual machine the hypervisor decides where the two CPUs run and can move them "
+            "(the round trip then changes between measurements); rounds far slower than the "
+            "others show how much two-thread timings move with it.", "",
+            common.markdown_table(["batch", "threads", "framework", "rounds: s/epoch (round trip before / after)"],
+                                  rows), ""]
 
 
 def plot(results, args, path):

@@ -84,6 +84,9 @@ PYBIND11_MODULE(_core, m) {
     set_isa(isa);
   });
   m.def("get_num_threads", &get_num_threads);
+  m.def("_thread_round_trip_ns", &thread_round_trip_ns, py::arg("round_trips") = 20000,
+        py::call_guard<py::gil_scoped_release>(),
+        "Benchmark aid: ns for a cache line to bounce between two threads and back.");
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw py::value_error("number of threads must be >= 1, got " + std::to_string(n));
     set_num_threads(n);

@@ -63,6 +63,11 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
 // ---------------------------------------------------------------- threads
 int get_num_threads();
 void set_num_threads(int n);
+// Nanoseconds for one cache line to go from one thread to another and back
+// (two threads bouncing an atomic counter, best of three batches of
+// round_trips); -1 without OpenMP or a second thread. A benchmark reads it to
+// see whether its two threads share a cache (tens of ns) or not (hundreds).
+double thread_round_trip_ns(int round_trips);
 
 // ---------------------------------------------------------------- activations
 enum class Act : int {

@@ -153,3 +153,10 @@ def test_predicting_during_a_fit_never_crashes():
     for out in outputs:
         assert np.all(np.isfinite(out))
         np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_thread_round_trip_probe_measures_something():
+    # The training benchmark's witness of where the two CPUs sit: a positive
+    # time per round trip with two OpenMP threads, -1 when there is no OpenMP.
+    value = fastmlp._core._thread_round_trip_ns(2000)
+    assert value == -1 or 1 <= value < 1e7, value
