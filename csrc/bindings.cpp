@@ -30,9 +30,11 @@ Isa isa_from_name(const std::string& name) {
 }
 
 // C = op(A) op(B) in float32 through the dispatch point (or a named ISA).
+// C = op(A) op(B), or with `into` (a C-contiguous float32 M x Nc array) the
+// kernels' accumulate form into += op(A) op(B), so tests reach beta = 1.
 py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
                             py::array_t<float, py::array::c_style> B, bool trans_a,
-                            bool trans_b, const std::string& isa_request) {
+                            bool trans_b, const std::string& isa_request, py::object into) {
   if (A.ndim() != 2 || B.ndim() != 2)
     throw py::value_error("gemm expects 2-D arrays, got A.ndim=" + std::to_string(A.ndim()) +
                           " and B.ndim=" + std::to_string(B.ndim()));
@@ -47,14 +49,27 @@ py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
   if (!isa_supported(isa))
     throw py::value_error(std::string("instruction set '") + isa_name(isa) +
                           "' is not supported by this CPU");
-  py::array_t<float> C({M, Nc});
+  py::array_t<float> C;
+  float beta = 0.f;
+  if (into.is_none()) {
+    C = py::array_t<float>({M, Nc});
+  } else {
+    auto given = py::array::ensure(into);
+    if (!given || !given.dtype().is(py::dtype::of<float>()) || given.ndim() != 2 ||
+        given.shape(0) != M || given.shape(1) != Nc ||
+        !(given.flags() & py::array::c_style) || !given.writeable())
+      throw py::value_error("gemm's `into` must be a writable C-contiguous float32 array of shape (" +
+                            std::to_string(M) + ", " + std::to_string(Nc) + ")");
+    C = py::reinterpret_borrow<py::array_t<float>>(given);
+    beta = 1.f;
+  }
   const float* a = A.data();
   const float* b = B.data();
   float* c = C.mutable_data();
   const int64_t lda = A.shape(1), ldb = B.shape(1);
   {
     py::gil_scoped_release release;
-    sgemm_with(isa, c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, 0.f);
+    sgemm_with(isa, c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, beta);
   }
   return C;
 }
@@ -67,8 +82,9 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "fastmlp native core";
 
   m.def("gemm", &ops_gemm, py::arg("A"), py::arg("B"), py::arg("trans_a") = false,
-        py::arg("trans_b") = false, py::arg("isa") = "",
-        "C = op(A) @ op(B) in float32; isa='' uses the active instruction set.");
+        py::arg("trans_b") = false, py::arg("isa") = "", py::arg("into") = py::none(),
+        "C = op(A) @ op(B) in float32; isa='' uses the active instruction set. "
+        "With into=C (float32, C-contiguous, M x Nc): C += op(A) @ op(B), in place.");
   m.def("active_isa", [] { return std::string(isa_name(active_isa())); });
   m.def("best_isa", [] { return std::string(isa_name(best_supported_isa())); });
   m.def("supported_isas", [] {

@@ -107,6 +107,28 @@ def test_narrow_transposed_product_equals_direct_one(isa, M, Nc, K, trans_b):
     assert np.array_equal(via_transpose, direct)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("M,Nc,K,trans_a,trans_b", LAYER_CASES + [(1, 300, 50, True, False)])
+def test_gemm_accumulates_into_an_existing_output(isa, M, Nc, K, trans_a, trans_b):
+    # beta = 1 (C += op(A) op(B)) on every path: one-row and one-column vector
+    # loops, the transposed narrow product, tiles with K in several blocks.
+    A, B, expected = _operands(M, Nc, K, trans_a, trans_b, seed=5)
+    start = np.random.default_rng(6).normal(size=(M, Nc)).astype(np.float32)
+    C = start.copy()
+    returned = _core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa=isa, into=C)
+    assert returned is C
+    _assert_close(C, start.astype(np.float64) + expected, K, f"{isa} {M}x{Nc}x{K} accumulate")
+
+
+def test_gemm_into_must_match_the_product():
+    A = np.ones((4, 3), np.float32)
+    B = np.ones((3, 5), np.float32)
+    for bad in (np.ones((4, 4), np.float32), np.ones((4, 5), np.float64),
+                np.ones((5, 4), np.float32).T):
+        with pytest.raises(ValueError, match="into"):
+            _core.gemm(A, B, into=bad)
+
+
 @pytest.fixture
 def restore_threads():
     before = _core.get_num_threads()
