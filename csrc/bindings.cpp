@@ -29,9 +29,9 @@ Isa isa_from_name(const std::string& name) {
                         "': expected one of reference, baseline, avx2, avx512");
 }
 
-// C = op(A) op(B) in float32 through the dispatch point (or a named ISA).
-// C = op(A) op(B), or with `into` (a C-contiguous float32 M x Nc array) the
-// kernels' accumulate form into += op(A) op(B), so tests reach beta = 1.
+// C = op(A) op(B) in float32 through the dispatch point (or a named ISA); with
+// `into` (a C-contiguous float32 M x Nc array), the kernels' accumulate form
+// into += op(A) op(B), so tests reach beta = 1.
 py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
                             py::array_t<float, py::array::c_style> B, bool trans_a,
                             bool trans_b, const std::string& isa_request, py::object into) {

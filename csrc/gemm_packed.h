@@ -472,11 +472,12 @@ bool transpose_pays(int64_t M, int64_t Nc) {
   return transposed > 1.15 * direct;  // the margin pays for writing C^T back into C
 }
 
-// C = A^T op(B) with few columns (the dW of a 10-output layer, A^T stored K x M)
-// wastes most vector lanes on padding; C^T = op(B)^T A runs M along the vectors
-// instead, reading A in place as the B operand. Every element is the same
-// ascending-k FMA chain as the direct product (a*b commutes inside an FMA), so
-// results are identical to it, bit for bit.
+// C = A^T op(B) with few columns (the dW of a 10-output layer, A^T stored
+// K x M) pads its columns to whole vectors (10 outputs in 16 lanes);
+// C^T = op(B)^T A runs M along the vectors instead, reading A in place as the
+// B operand. Every element is the same ascending-k FMA chain as the direct
+// product (a*b commutes inside an FMA), so results are identical to it, bit
+// for bit.
 template <class V>
 void gemm_transposed(const GemmArgs& g) {
   thread_local std::vector<float> ct_buf;
