@@ -196,8 +196,9 @@ def thread_round_trip_ns():
     """How long a cache line takes to go between this machine's two CPUs and back.
 
     A virtual machine's CPUs can sit on cores that share a cache (tens of ns)
-    or not (hundreds), and the hypervisor moves them; two-thread timings swing
-    with it. Measured before and after each two-thread run, as a witness.
+    or not (hundreds), and the hypervisor may move them while a run goes on.
+    Measured before and after each two-thread run, as a witness beside its
+    timing (on the benchmark machine it does not explain every slow round).
     """
     fastmlp = common.import_fastmlp_or_exit()
     value = fastmlp._core._thread_round_trip_ns(20000)
