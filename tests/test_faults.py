@@ -184,14 +184,19 @@ MEMORY_BUDGET = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(SANITIZED, reason="ASan's shadow memory inflates resident memory")
-def test_training_memory_stays_within_one_and_a_half_X(tmp_path):
-    script = tmp_path / "memory_budget.py"
-    script.write_text(MEMORY_BUDGET)
+def run_measuring_script(tmp_path, source):
+    """Runs `source` in a fresh interpreter and returns the JSON it prints."""
+    script = tmp_path / "measure.py"
+    script.write_text(source)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    m = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.skipif(SANITIZED, reason="ASan's shadow memory inflates resident memory")
+def test_training_memory_stays_within_one_and_a_half_X(tmp_path):
+    m = run_measuring_script(tmp_path, MEMORY_BUDGET)
     # Params, grads and two optimizer-state buffers, plus the epoch backup.
     model_bytes = 7 * m["model_bytes"]
     grown = m["peak"] - m["before_X"]
@@ -238,12 +243,7 @@ REPEATED_CYCLES = textwrap.dedent("""
 
 @pytest.mark.skipif(SANITIZED, reason="ASan's quarantine holds freed memory on purpose")
 def test_repeated_fit_predict_does_not_grow_resident_memory(tmp_path):
-    script = tmp_path / "cycles.py"
-    script.write_text(REPEATED_CYCLES)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    m = json.loads(done.stdout)
+    m = run_measuring_script(tmp_path, REPEATED_CYCLES)
     # A leak of even one parameter buffer per cycle would add 100 x 110 KB.
     assert m["after"] - m["before"] < 4 * 2**20, m
     assert m["model_bytes"] * 100 > 10 * 2**20
