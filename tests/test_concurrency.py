@@ -84,7 +84,7 @@ def test_second_fit_while_training_is_refused_and_the_first_is_not_disturbed():
     try:
         assert in_fit.wait(30)
         with pytest.raises(fastmlp.ModelBusyError,
-                           match=r"fit\(\) refused: this model is being trained in another thread"):
+                           match=r"fit\(\) refused: this model \(MLP\) is being trained in another thread"):
             model.fit(X, y, epochs=1, learning_rate=100.0)
         with pytest.raises(fastmlp.ModelBusyError, match=r"gradients\(\) refused"):
             model.gradients(X, y)
@@ -123,7 +123,7 @@ def test_native_epoch_lock_refuses_a_concurrent_native_call():
     trainer.start()
     while not epoch_done.is_set() and not errors:
         try:
-            model._native_call(net.gradients, X[:8], Y[:8], None, 0.0)
+            net.gradients(X[:8], Y[:8], None, 0.0)
         except fastmlp.ModelBusyError as error:
             errors.append(error)
     trainer.join()
@@ -160,3 +160,83 @@ def test_thread_round_trip_probe_measures_something():
     # time per round trip with two OpenMP threads, -1 when there is no OpenMP.
     value = fastmlp._core._thread_round_trip_ns(2000)
     assert value == -1 or 1 <= value < 1e7, value
+
+
+def _estimator_cases():
+    return [
+        ("MLPClassifier", lambda: fastmlp.MLPClassifier((16,), random_state=0)),
+        ("MLPRegressor", lambda: fastmlp.MLPRegressor(hidden_layer_sizes=(16,), random_state=0)),
+        ("LogisticRegression", lambda: fastmlp.LogisticRegression(solver="sgd", random_state=0)),
+        ("Perceptron", lambda: fastmlp.Perceptron(random_state=0)),
+    ]
+
+
+@pytest.mark.parametrize("name,make", _estimator_cases(), ids=[c[0] for c in _estimator_cases()])
+def test_second_trainer_on_an_estimator_is_refused_and_the_first_is_not_disturbed(name, make):
+    """partial_fit / fit from a second thread while a partial_fit runs: ModelBusyError."""
+    X, labels = _data(3000)
+    y = labels.astype(np.float64) if name == "MLPRegressor" else labels
+    classes = {} if name == "MLPRegressor" else {"classes": np.unique(labels)}
+    reference = make().partial_fit(X, y, **classes).partial_fit(X, y)
+    est = make().partial_fit(X, y, **classes)
+    in_fit, attempted = threading.Event(), threading.Event()
+    # Hold the first trainer inside its native epoch until the second has been refused.
+    model = est._model
+    native_epoch = model.train_epoch_prepared
+
+    def held_epoch(*args, **kwargs):
+        in_fit.set()
+        assert attempted.wait(30)
+        return native_epoch(*args, **kwargs)
+
+    model.train_epoch_prepared = held_epoch
+    trainer = threading.Thread(target=lambda: est.partial_fit(X, y))
+    trainer.start()
+    try:
+        assert in_fit.wait(30)
+        with pytest.raises(fastmlp.ModelBusyError, match=r"partial_fit\(\) refused"):
+            est.partial_fit(X, y)
+        with pytest.raises(fastmlp.ModelBusyError, match=r"fit\(\) refused"):
+            est.fit(X, y)
+    finally:
+        attempted.set()
+        trainer.join(60)
+    del model.train_epoch_prepared
+    got = np.concatenate([c.ravel() for c in (*est.coefs_, *est.intercepts_)])
+    want = np.concatenate([c.ravel() for c in (*reference.coefs_, *reference.intercepts_)])
+    assert got.tobytes() == want.tobytes()
+    est.partial_fit(X, y)  # and it is free again
+
+
+def test_predict_during_validation_scoring_is_always_normalized():
+    """Scoring validation data during a fit leaves the model's normalization in place.
+
+    The learning rate is so small that no weight moves, so every prediction made
+    during the fit must equal the one before it, bit for bit; a forward pass
+    without the z-score normalization (features offset by 1000) would not.
+    """
+    rng = np.random.default_rng(4)
+    X = (rng.standard_normal((3000, 20)) + 1000).astype(np.float32)
+    y = np.arange(3000) % 4
+    model = fastmlp.MLP([20, 32, 4], seed=0, normalize="zscore")
+    model.fit(X, y, epochs=1, learning_rate=1e-30)
+    probe = X[:50]
+    expected = model.predict_proba(probe)
+    done = threading.Event()
+    seen = []
+
+    def keep_predicting():
+        while not done.is_set():
+            seen.append(model.predict_proba(probe))
+
+    reader = threading.Thread(target=keep_predicting)
+    reader.start()
+    try:
+        model.fit(X, y, epochs=6, batch_size=512, learning_rate=1e-30,
+                  validation_data=(X, y), train_metrics=True)
+    finally:
+        done.set()
+        reader.join()
+    assert len(seen) > 10
+    for out in seen:
+        assert out.tobytes() == expected.tobytes()

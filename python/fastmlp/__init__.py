@@ -2,11 +2,9 @@
 
 from . import callbacks, datasets, diagnostics, ops
 from ._core import get_num_threads, set_num_threads
-from ._logistic import LogisticRegression
-from ._mlp_estimators import MLPClassifier, MLPRegressor
-from ._perceptron import Perceptron
 from .callbacks import EarlyStopping
 from .diagnostics import check_gradients
+from .estimators import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
 from .errors import ModelBusyError, TrainingDivergedError
 from .io import ModelFileError, load, save
 from .model import MLP

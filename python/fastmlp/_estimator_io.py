@@ -15,9 +15,7 @@ import numpy as np
 from sklearn.preprocessing import LabelBinarizer
 
 from . import io as model_io
-from ._logistic import LogisticRegression
-from ._mlp_estimators import MLPClassifier, MLPRegressor
-from ._perceptron import Perceptron
+from .estimators import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
 from .model import MLP
 
 ESTIMATORS = (MLPClassifier, MLPRegressor, LogisticRegression, Perceptron)

@@ -6,14 +6,14 @@ The weights live in the native network's flat buffer; `W` and `b` are views
 into it, so reading or assigning them touches the real parameters.
 """
 
-import functools
-import threading
-import time
+from __future__ import annotations
 
 import numpy as np
 
 from . import _core
-from ._batching import epoch_order, resolve_batch_size
+from ._batching import resolve_batch_size
+from ._engine import EpochHooks, Optimizer, TrainingData, run_epochs
+from ._exclusive import exclusive, one_trainer_at_a_time
 from ._init import initial_weights
 from ._names import (
     HIDDEN_ACTIVATIONS,
@@ -24,7 +24,7 @@ from ._names import (
     default_loss,
 )
 from ._normalize import Normalizer
-from ._progress import EpochBar, bar_wanted, train_epoch_in_chunks
+from ._progress import bar_wanted
 from ._validation import (
     check_features,
     check_finite_output,
@@ -34,33 +34,10 @@ from ._validation import (
     check_sample_weight,
     check_targets,
 )
-from .errors import ModelBusyError, TrainingDivergedError
+from .errors import TrainingDivergedError
 
 _NETWORK_CLASSES = {np.dtype(np.float32): _core.NetworkF32, np.dtype(np.float64): _core.NetworkF64}
 _CLASSIFICATION_LOSSES = ("categorical_cross_entropy", "binary_cross_entropy", "perceptron")
-
-
-def _one_trainer_at_a_time(method):
-    """Refuse a second fit (or gradients) on a model another thread is training.
-
-    The native network locks each epoch, but a fit spans many epochs and also
-    resets optimizer state and history in Python; two interleaved fits would
-    mix them. A non-blocking lock held for the whole call makes the second
-    caller fail fast instead. It is re-entrant, so a callback may call
-    gradients() on the model it is training.
-    """
-    @functools.wraps(method)
-    def locked(self, *args, **kwargs):
-        if not self._train_lock.acquire(blocking=False):
-            raise ModelBusyError(
-                f"{method.__name__}() refused: this model is being trained in another "
-                "thread; wait for that fit to end, or train a copy (copy.deepcopy(model))"
-            )
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            self._train_lock.release()
-    return locked
 
 
 class MLP:
@@ -126,8 +103,7 @@ class MLP:
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._net = _NETWORK_CLASSES[self.dtype](sizes, self.activations, self.loss_name, self.slope)
-        self.history = {}
-        self._train_lock = threading.RLock()
+        self.history: dict = {}
         self._initialize()
 
     # ------------------------------------------------------------ structure
@@ -240,7 +216,10 @@ class MLP:
 
     def predict(self, X):
         """Class indices (softmax), 0/1 labels (sigmoid, step) or values (regression)."""
-        out = self.forward(X)
+        return self._decide(self.forward(X))
+
+    def _decide(self, out):
+        """predict() from the output layer's activation."""
         if self.loss_name == "categorical_cross_entropy":
             return np.argmax(out, axis=1)
         if self.loss_name in ("binary_cross_entropy", "perceptron"):
@@ -250,7 +229,10 @@ class MLP:
 
     def score(self, X, y):
         """Accuracy for classifiers (exact match for multi-label); R^2 for regression."""
-        predicted = self.predict(X)
+        return self._score_output(self.forward(X), y)
+
+    def _score_output(self, out, y):
+        predicted = self._decide(out)
         y = check_targets(y, predicted.shape[0])
         if self.loss_name in _CLASSIFICATION_LOSSES:
             if self.loss_name == "categorical_cross_entropy" and y.ndim == 2:
@@ -265,36 +247,85 @@ class MLP:
         """Mean loss on (X, y), with the penalty 0.5 l2 ||W||^2 / n."""
         Xn = self._features(X)
         w = self._weights(sample_weight, Xn.shape[0])
-        return float(self._net.loss(Xn, self._targets(y, Xn.shape[0]), w,
-                                    check_non_negative_float(l2, "l2")))
+        return self.loss_prepared(Xn, self._targets(y, Xn.shape[0]), w,
+                                  check_non_negative_float(l2, "l2"))
 
-    @_one_trainer_at_a_time
+    @one_trainer_at_a_time
     def gradients(self, X, y, *, sample_weight=None, l2=0.0):
         """(loss, [dW[1..L]], [db[1..L]]) of the mean loss on a batch, by backpropagation."""
         Xn = self._features(X)
         w = self._weights(sample_weight, Xn.shape[0])
         Y = self._targets(y, Xn.shape[0])
-        loss = self._native_call(self._net.gradients, Xn, Y, w, check_non_negative_float(l2, "l2"))
-        flat = np.array(self._net.grads, copy=True)
+        loss, grads = self.gradients_prepared(Xn, Y, w, check_non_negative_float(l2, "l2"))
+        flat = np.array(grads, copy=True)
         dW = [self._weight_view(flat, l) for l in range(self.n_layers)]
         db = [self._bias_view(flat, l) for l in range(self.n_layers)]
-        return float(loss), dW, db
+        return loss, dW, db
 
     def _weights(self, sample_weight, n_rows):
         w = check_sample_weight(sample_weight, n_rows)
         return None if w is None else np.ascontiguousarray(w, dtype=self.dtype)
 
-    @staticmethod
-    def _native_call(fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except RuntimeError as error:
-            if "already being trained" in str(error):
-                raise ModelBusyError(str(error)) from None
-            raise
+    # ------------------------------------------------------------ prepared inputs
+    # What the estimators and the training engine use: inputs already checked,
+    # normalized and converted to C-contiguous arrays of the model's dtype.
+    # Nothing outside this class touches the native network.
+    def prepare_features(self, X):
+        """Checked features -> normalized C-contiguous rows of the model's dtype."""
+        return self.normalizer.transform(X, self.dtype)
+
+    def output_prepared(self, Xn):
+        """The output layer's activation on prepared rows (no finiteness check)."""
+        return self._net.predict(Xn)
+
+    def logits_prepared(self, Xn):
+        """z of the output layer on prepared rows."""
+        zs, _ = self._net.forward_all(Xn)
+        return zs[-1]
+
+    def loss_prepared(self, Xn, Y, w=None, l2=0.0):
+        """Mean loss (and penalty) on prepared rows and encoded targets."""
+        return float(self._net.loss(Xn, Y, w, l2))
+
+    def gradients_prepared(self, Xn, Y, w=None, l2=0.0):
+        """(loss, flat gradient) on prepared rows: a view of the native buffer,
+        valid until the next native call; copy it to keep it."""
+        with exclusive(self, "gradients"):
+            loss = self._net.gradients(Xn, Y, w, l2)
+            return float(loss), self._net.grads
+
+    def train_epoch_prepared(self, Xn, Y, w, order, batch_size, optimizer: Optimizer,
+                             l2=0.0, *, freeze_bias=False):
+        """One native epoch over rows `order` of prepared data (see `_engine`)."""
+        args = (batch_size, optimizer.name, optimizer.learning_rate, optimizer.momentum,
+                optimizer.beta_1, optimizer.beta_2, optimizer.epsilon, l2)
+        with exclusive(self, "train_epoch"):
+            if not freeze_bias:
+                return self._net.train_epoch(Xn, Y, w, order, *args)
+            from ._progress import train_epoch_in_chunks
+
+            def zero_biases(_done, _loss):
+                for b in self.b:
+                    b[...] = 0
+            n_batches = -(-len(order) // batch_size)
+            return train_epoch_in_chunks(lambda part: self._net.train_epoch(Xn, Y, w, part, *args),
+                                         order, batch_size, on_chunk=zero_biases,
+                                         target_chunks=n_batches)
+
+    def reset_optimizer(self):
+        """Zero the optimizer state (velocities, Adam moments, step count)."""
+        self._net.reset_optimizer()
+
+    def bias_mask(self):
+        """float64 ones over params, zeros on every bias."""
+        mask = np.ones(self.n_params)
+        for l in range(self.n_layers):
+            start = self._net.b_offset(l)
+            mask[start:start + self.layer_sizes[l + 1]] = 0
+        return mask
 
     # ------------------------------------------------------------ training
-    @_one_trainer_at_a_time
+    @one_trainer_at_a_time
     def fit(self, X, y, *, epochs=10, batch_size=32, optimizer="sgd", learning_rate=0.01,
             momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, l2=0.0, shuffle=True,
             sample_weight=None, validation_data=None, train_metrics=False, verbose=False,
@@ -324,70 +355,29 @@ class MLP:
             self.normalizer.fit(X)
         Xn = self.normalizer.transform(X, self.dtype)
         n = Xn.shape[0]
-        Y = self._targets(y, n)
-        w = self._weights(sample_weight, n)
-        batch = resolve_batch_size(batch_size, n)
+        data = TrainingData(Xn, self._targets(y, n), self._weights(sample_weight, n),
+                            resolve_batch_size(batch_size, n), l2)
+        validation = None
         if validation_data is not None:
             X_val, y_val = validation_data
             X_val = self._features(X_val)
-            Y_val = self._targets(y_val, X_val.shape[0])  # encoded once, used every epoch
+            # encoded once, used every epoch
+            validation = (X_val, y_val, self._targets(y_val, X_val.shape[0]))
         show_bar = verbose and bar_wanted(progress)
-        gradient_sample = _gradient_sample(Xn, Y, self.seed) if track_gradients else None
+        hooks = _FitHooks(self, y if train_metrics else None, validation, callbacks, verbose,
+                          _gradient_sample(data.X, data.Y, self.seed) if track_gradients
+                          else None, data)
         self._net.reset_optimizer()
         self.history = {"epoch": [], "loss": [], "seconds": []}
-        for epoch in range(1, epochs + 1):
-            order = epoch_order(n, self._rng, shuffle)
-            train_slice = functools.partial(
-                self._native_call, self._net.train_epoch, Xn, Y, w, order=None,
-                batch_size=batch, optimizer=optimizer, learning_rate=learning_rate,
-                momentum=momentum, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, l2=l2)
-            started = time.perf_counter()
-            result = self._train_epoch(train_slice, order, batch, epoch, epochs, show_bar)
-            seconds = time.perf_counter() - started
-            if result["status"] == "non_finite":
-                raise TrainingDivergedError(
-                    f"the training loss became NaN or infinite at epoch {epoch}, batch "
-                    f"{result['failed_batch'] + 1}; the input may need scaling (normalize="
-                    f"'zscore') or the learning rate ({learning_rate}) may be too large. The "
-                    f"model keeps its weights from the start of epoch {epoch}."
-                )
-            metrics = {"epoch": epoch, "loss": result["loss"], "seconds": seconds}
-            if train_metrics:
-                metrics["train_score"] = self._score_prepared(Xn, y)
-            if validation_data is not None:
-                metrics["val_loss"] = float(self._net.loss(X_val, Y_val, None, l2))
-                metrics["val_score"] = self._score_prepared(X_val, y_val)
-            if gradient_sample is not None:
-                metrics["grad_norms"] = self._layer_gradient_norms(*gradient_sample, l2)
-            for key, value in metrics.items():
-                self.history.setdefault(key, []).append(value)
-            if verbose:
-                print(format_metrics(metrics), flush=True)
-            if any(callback(self, metrics) for callback in callbacks):
-                break
+        run_epochs(self, data, Optimizer(optimizer, learning_rate, momentum, beta_1, beta_2,
+                                         epsilon),
+                   hooks, epochs=epochs, rng=self._rng, shuffle=shuffle,
+                   progress_label="epoch" if show_bar else None)
         return self
-
-    def _train_epoch(self, train_slice, order, batch, epoch, epochs, show_bar):
-        """One epoch: a single native call, or slices of it when a progress bar is shown."""
-        if not show_bar:
-            return train_slice(order=order)
-        bar = EpochBar(epoch, epochs, -(-len(order) // batch))
-        # The native call restores the weights of its own start; a slice's start is
-        # mid-epoch, so keep the epoch's start here to honor the same promise.
-        epoch_start = np.array(self._net.params, copy=True)
-        try:
-            result = train_epoch_in_chunks(lambda part: train_slice(order=part), order, batch,
-                                           on_chunk=bar.update)
-        finally:
-            bar.close()
-        if result["status"] == "non_finite":
-            self._net.params[...] = epoch_start
-        return result
 
     def _layer_gradient_norms(self, Xn, Y, l2=0.0):
         """[||dW[1]||, ..., ||dW[L]||] (Frobenius) of the mean loss on normalized rows."""
-        self._native_call(self._net.gradients, Xn, Y, None, l2)
-        flat = self._net.grads
+        _, flat = self.gradients_prepared(Xn, Y, None, l2)
         return [float(np.linalg.norm(self._weight_view(flat, l))) for l in range(self.n_layers)]
 
     def activations_for(self, X):
@@ -402,26 +392,63 @@ class MLP:
 
     def _score_prepared(self, Xn, y):
         """score() on features that are already normalized and converted."""
-        saved, self.normalizer = self.normalizer, Normalizer(None)
-        try:
-            return self.score(Xn, y)
-        finally:
-            self.normalizer = saved
+        return self._score_output(self._net.predict(Xn), y)
 
     # ------------------------------------------------------------ pickling
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_net"] = np.array(self._net.params, copy=True)
-        del state["_train_lock"]
         return state
 
     def __setstate__(self, state):
         params = state.pop("_net")
+        state.pop("_train_lock", None)  # held by models pickled before 0.2
         self.__dict__.update(state)
-        self._train_lock = threading.RLock()
         self._net = _NETWORK_CLASSES[self.dtype](self.layer_sizes, self.activations,
                                                  self.loss_name, self.slope)
         self._net.params[...] = params
+
+
+class _FitHooks(EpochHooks):
+    """MLP.fit's side of the epoch loop: metrics, history, verbose lines, callbacks."""
+
+    def __init__(self, model, y_train, validation, callbacks, verbose, gradient_sample, data):
+        self.model = model
+        self.y_train = y_train          # labels for train_score, or None
+        self.validation = validation    # (X_val prepared, y_val, Y_val encoded) or None
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.gradient_sample = gradient_sample
+        self.data = data
+
+    def learning_rate(self, epoch, optimizer):
+        self._rate = optimizer.learning_rate
+        return self._rate
+
+    def diverged(self, epoch, result):
+        raise TrainingDivergedError(
+            f"the training loss became NaN or infinite at epoch {epoch}, batch "
+            f"{result['failed_batch'] + 1}; the input may need scaling (normalize="
+            f"'zscore') or the learning rate ({self._rate}) may be too large. The "
+            f"model keeps its weights from the start of epoch {epoch}."
+        )
+
+    def end_of_epoch(self, epoch, result, seconds):
+        model, l2 = self.model, self.data.l2
+        metrics = {"epoch": epoch, "loss": result["loss"], "seconds": seconds}
+        if self.y_train is not None:
+            metrics["train_score"] = model._score_prepared(self.data.X, self.y_train)
+        if self.validation is not None:
+            X_val, y_val, Y_val = self.validation
+            metrics["val_loss"] = model.loss_prepared(X_val, Y_val, None, l2)
+            metrics["val_score"] = model._score_prepared(X_val, y_val)
+        if self.gradient_sample is not None:
+            metrics["grad_norms"] = model._layer_gradient_norms(*self.gradient_sample, l2)
+        for key, value in metrics.items():
+            model.history.setdefault(key, []).append(value)
+        if self.verbose:
+            print(format_metrics(metrics), flush=True)
+        return any(callback(model, metrics) for callback in self.callbacks)
 
 
 def _gradient_sample(Xn, Y, seed, max_rows=256):

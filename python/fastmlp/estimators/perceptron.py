@@ -11,23 +11,22 @@ with early_stopping, the validation accuracy.
 """
 
 import warnings
+from numbers import Real
 
 import numpy as np
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import _check_partial_fit_first_call
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimator_base import (
-    DTYPE,
-    ClassifierTargets,
-    NetworkEstimator,
-    _check_bool,
-    _check_choice,
-    _check_int,
-    _check_real,
-    native_threads,
-)
-from .errors import TrainingDivergedError
+from .._engine import BestWeights, EpochHooks, Plateau, run_epochs
+from ..errors import TrainingDivergedError
+from ._base import DTYPE, NetworkEstimator, native_threads
+from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, NON_NEGATIVE, POSITIVE, POSITIVE_INT
+from ._targets import ClassifierTargets
 
 
 class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
@@ -59,6 +58,24 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     solver = "sgd"
     momentum = 0.0
     learning_rate = "constant"
+    _parameter_constraints = {
+        "penalty": [StrOptions({"l2"}), None],
+        "alpha": [NON_NEGATIVE],
+        "fit_intercept": ["boolean"],
+        "max_iter": [POSITIVE_INT],
+        "tol": [NON_NEGATIVE, None],
+        "shuffle": ["boolean"],
+        "verbose": ["verbose"],
+        "eta0": [POSITIVE],
+        "random_state": ["random_state"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [POSITIVE_INT],
+        "class_weight": CLASS_WEIGHT,
+        "warm_start": ["boolean"],
+        "batch_size": [POSITIVE_INT],
+        **FASTMLP_PARAMETERS,
+    }
 
     def __init__(self, *, penalty=None, alpha=0.0001, fit_intercept=True, max_iter=1000,
                  tol=1e-3, shuffle=True, verbose=0, eta0=1.0, random_state=0,
@@ -83,24 +100,6 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         self.normalize = normalize
         self.n_threads = n_threads
 
-    # ------------------------------------------------------------ parameters
-    def _validate_solver_params(self):
-        if self.penalty is not None:
-            _check_choice(self.penalty, "penalty", ("l2",))
-        _check_real(self.alpha, "alpha", 0)
-        _check_bool(self.fit_intercept, "fit_intercept")
-        _check_int(self.max_iter, "max_iter")
-        if self.tol is not None:
-            _check_real(self.tol, "tol", 0)
-        _check_bool(self.shuffle, "shuffle")
-        _check_real(self.eta0, "eta0", 0, low_open=True)
-        _check_bool(self.early_stopping, "early_stopping")
-        _check_real(self.validation_fraction, "validation_fraction", 0, 1, low_open=True,
-                    high_open=True)
-        _check_int(self.n_iter_no_change, "n_iter_no_change")
-        _check_bool(self.warm_start, "warm_start")
-        _check_int(self.batch_size, "batch_size")
-
     def _network_plan(self, n_outputs):
         return [], "identity", "step"
 
@@ -118,9 +117,6 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     def _freeze_bias_now(self):
         return not self.fit_intercept
 
-    def _optimizer_name(self):
-        return "sgd"
-
     def _resolve_batch_size(self, n_rows):
         return min(int(self.batch_size), n_rows)
 
@@ -130,6 +126,7 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         self.intercept_ = np.array(self._model.b[0], dtype=np.float64)
 
     # ------------------------------------------------------------ training
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit with the perceptron rule; returns self."""
         self._coef_init = (coef_init, intercept_init)
@@ -138,11 +135,9 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         finally:
             del self._coef_init
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y); `classes` is required on the first call."""
-        from sklearn.preprocessing import LabelBinarizer
-        from sklearn.utils.multiclass import _check_partial_fit_first_call
-
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer().fit(classes)
         return self._fit(X, y, sample_weight, incremental=True)
@@ -161,74 +156,30 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         self.loss_curve_ = []
 
     def _fit_network(self, X, Y, sample_weight, *, incremental, y_raw, eval_set):
-        Y = np.ascontiguousarray(Y, dtype=DTYPE)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         if not self.fit_intercept:
             for b in self._model.b:
                 b[...] = 0
         self._learning_rate_ = float(self.eta0)
-        self._model._net.reset_optimizer()
+        self._model.reset_optimizer()
+        train, validation = self._split_validation(X, Y, sample_weight, y_raw, None)
         with native_threads(self.n_threads):
-            self._run_epochs(X, Y, sample_weight, incremental, y_raw)
+            data = self._training_data(*train)
+            if validation is not None:
+                X_val, y_val, sw_val = validation
+                validation = (self._native_inputs(X_val), y_val, sw_val)
+            self.n_iter_ = 0
+            hooks = _PerceptronEpochs(self, data, validation, incremental)
+            run_epochs(self._model, data, self._optimizer(), hooks,
+                       epochs=1 if incremental else self.max_iter, rng=self._rng,
+                       shuffle=self.shuffle)
         if not np.all(np.isfinite(self._model.params)):
             raise ValueError("The perceptron produced non-finite weights; scale the input "
                              "(normalize='zscore').")
         self._expose_weights()
 
-    def _run_epochs(self, X, Y, sample_weight, incremental, y_raw):
-        net = self._model._net
-        (X_tr, Y_tr, sw_tr), validation = self._split_validation(X, Y, sample_weight, y_raw, None)
-        n = X_tr.shape[0]
-        Xn = self._native_inputs(X_tr)
-        Y_tr = np.ascontiguousarray(Y_tr, dtype=DTYPE)
-        batch = self._resolve_batch_size(n)
-        w, l2 = self._weights_and_penalty(sw_tr, n, batch)
-        if validation is not None:
-            X_val, y_val, sw_val = validation
-            Xn_val = self._native_inputs(X_val)
-            best_score, best_params = -np.inf, np.array(net.params, copy=True)
-            self.validation_scores_ = []
-        tol = -np.inf if self.tol is None else float(self.tol)
-        best_loss, no_improvement = np.inf, 0
-        epochs = 1 if incremental else self.max_iter
-        self.n_iter_ = 0
-        for _ in range(epochs):
-            order = (self._rng.permutation(n) if self.shuffle else np.arange(n)).astype(np.int64)
-            result = self._train_one_epoch(Xn, Y_tr, w, order, batch, l2)
-            if result["status"] == "non_finite":
-                raise TrainingDivergedError("the perceptron's weights became NaN or infinite; "
-                                            "scale the input (normalize='zscore')")
-            self.n_iter_ += 1
-            self.t_ += n
-            self.loss_ = float(result["loss"])
-            self.loss_curve_.append(self.loss_)
-            if self.verbose:
-                print(f"-- Epoch {self.n_iter_}, mean errors {self.loss_:.6f}")
-            if validation is not None:
-                score = self._score_output(net.predict(Xn_val), y_val, sw_val)
-                self.validation_scores_.append(score)
-                no_improvement = no_improvement + 1 if score < best_score + tol else 0
-                if score > best_score:
-                    best_score, best_params = score, np.array(net.params, copy=True)
-            else:
-                no_improvement = no_improvement + 1 if self.loss_ > best_loss - tol else 0
-                best_loss = min(best_loss, self.loss_)
-            if no_improvement >= self.n_iter_no_change:
-                if self.verbose:
-                    print(f"Convergence after {self.n_iter_} epochs")
-                break
-        else:
-            if not incremental and self.tol is not None and self.max_iter > 1:
-                warnings.warn("Maximum number of iteration reached before convergence. Consider "
-                              "increasing max_iter to improve the fit.", ConvergenceWarning,
-                              stacklevel=5)
-        if validation is not None:
-            net.params[...] = best_params
-
     def _score_output(self, out, y_val, sample_weight):
-        from sklearn.metrics import accuracy_score
-
         return float(accuracy_score(y_val, self._decode_outputs(out), sample_weight=sample_weight))
 
     def _decode_outputs(self, out):
@@ -251,5 +202,63 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
             return self.classes_[(scores > 0).astype(int)]
         return self.classes_[np.argmax(scores, axis=1)]
 
-    def __sklearn_tags__(self):
-        return self._more_tags_common(super().__sklearn_tags__())
+
+
+class _PerceptronEpochs(EpochHooks):
+    """scikit-learn's Perceptron stopping around each native epoch.
+
+    The epoch's loss (the mean number of wrong outputs) must improve by `tol`
+    within `n_iter_no_change` epochs or, with early_stopping, the validation
+    accuracy; the best validation epoch's weights are kept.
+    """
+
+    def __init__(self, estimator, data, validation, incremental):
+        self.est = estimator
+        self.data = data
+        self.validation = validation
+        self.incremental = incremental
+        tol = -np.inf if estimator.tol is None else float(estimator.tol)
+        mode = "min" if validation is None else "max"
+        self.plateau = Plateau(mode, tol, estimator.n_iter_no_change,
+                               best=np.inf if validation is None else -np.inf)
+        self.best = BestWeights(estimator._model) if validation is not None else None
+        if validation is not None:
+            estimator.validation_scores_ = []
+        self.converged = False
+
+    def diverged(self, epoch, result):
+        raise TrainingDivergedError("the perceptron's weights became NaN or infinite; "
+                                    "scale the input (normalize='zscore')")
+
+    def end_of_epoch(self, epoch, result, seconds):
+        est = self.est
+        est.n_iter_ += 1
+        est.t_ += self.data.n_rows
+        est.loss_ = float(result["loss"])
+        est.loss_curve_.append(est.loss_)
+        if est.verbose:
+            print(f"-- Epoch {est.n_iter_}, mean errors {est.loss_:.6f}")
+        if self.validation is not None:
+            Xn_val, y_val, sw_val = self.validation
+            score = est._score_output(est._model.output_prepared(Xn_val), y_val, sw_val)
+            est.validation_scores_.append(score)
+            if self.plateau.update(score):
+                self.best.keep()
+        else:
+            self.plateau.update(est.loss_)
+        if self.plateau.exhausted:
+            if est.verbose:
+                print(f"Convergence after {est.n_iter_} epochs")
+            self.converged = True
+            return True
+        return False
+
+    def finished(self):
+        est = self.est
+        if (not self.converged and not self.incremental and est.tol is not None
+                and est.max_iter > 1):
+            warnings.warn("Maximum number of iteration reached before convergence. Consider "
+                          "increasing max_iter to improve the fit.", ConvergenceWarning,
+                          stacklevel=6)
+        if self.best is not None:
+            self.best.restore()

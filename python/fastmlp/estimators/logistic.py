@@ -10,18 +10,17 @@ scikit-learn's LogisticRegression objective divided by the weight sum:
 full-batch loss and gradient, or by 'sgd' / 'adam' epochs in the native core.
 """
 
+from numbers import Real
+
 import numpy as np
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimator_base import (
-    STOCHASTIC_SOLVERS,
-    ClassifierTargets,
-    NetworkEstimator,
-    _check_bool,
-    _check_real,
-)
+from ._base import NetworkEstimator
+from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, SOLVER_PARAMETERS, STOCHASTIC_SOLVERS
+from ._targets import ClassifierTargets
 
 
 def _stochastic_solver(estimator):
@@ -57,6 +56,13 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     """
 
     _initial_zero_weights = True
+    _parameter_constraints = {
+        "C": [Interval(Real, 0, None, closed="right")],  # np.inf: no penalty
+        "fit_intercept": ["boolean"],
+        "class_weight": CLASS_WEIGHT,
+        **SOLVER_PARAMETERS,
+        **FASTMLP_PARAMETERS,
+    }
 
     def __init__(self, C=1.0, *, fit_intercept=True, tol=1e-4, class_weight=None,
                  random_state=None, solver="lbfgs", max_iter=100, verbose=0, warm_start=False,
@@ -91,10 +97,6 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         self.normalize = normalize
         self.n_threads = n_threads
 
-    def _validate_own_params(self):
-        _check_real(self.C, "C", 0, low_open=True, allow_inf=True)
-        _check_bool(self.fit_intercept, "fit_intercept")
-
     def _network_plan(self, n_outputs):
         return [], "identity", self._output_activation_for_targets()
 
@@ -114,11 +116,13 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         self.coef_ = np.array(W.T, dtype=np.float64)
         self.intercept_ = np.array(b, dtype=np.float64)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, eval_set=None):
         """Fit the model; returns self. eval_set works with the stochastic solvers."""
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
 
     @available_if(_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of 'sgd' or 'adam' over (X, y); `classes` is required on the first call."""
         return self._partial_fit_incremental(X, y, sample_weight, classes)
@@ -147,6 +151,6 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
             return np.log(proba, out=proba)
 
     def __sklearn_tags__(self):
-        tags = self._more_tags_common(super().__sklearn_tags__())
+        tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags

@@ -1,11 +1,11 @@
 """What the scikit-learn compatible estimators share.
 
-The estimators keep one `fastmlp.model.MLP` in `_model`; its native network
-holds the weights, and `coefs_` / `intercepts_` are views into them. Python
-loops over epochs only: one native `train_epoch` call per epoch (the
-learning-rate schedule, the no-improvement counter, early stopping and
-`eval_set` live here), or scipy's L-BFGS-B over the native full-batch loss and
-gradient.
+An estimator keeps one `fastmlp.model.MLP` in `_model`, the only owner of the
+native network; `coefs_` / `intercepts_` are views into its weights. Fitting
+goes through the model's prepared-input methods: the stochastic solvers
+through the training engine (`fastmlp._engine.run_epochs`, one native call
+per epoch) with scikit-learn's bookkeeping as the engine's hooks, 'lbfgs'
+through scipy's L-BFGS-B over the native full-batch loss and gradient.
 
 Semantics follow scikit-learn's MLP (sklearn/neural_network/_multilayer_perceptron.py):
 `tol` and `n_iter_no_change` on the training loss (or the validation score),
@@ -14,7 +14,6 @@ by 5, `batch_size='auto'` = min(200, n), `t_` counting samples seen.
 """
 
 import contextlib
-import numbers
 import warnings
 
 import numpy as np
@@ -24,22 +23,19 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
-from . import _core
-from ._batching import epoch_order
-from ._names import canonical_activation
-from ._progress import train_epoch_in_chunks
-from .errors import TrainingDivergedError
-from .model import MLP
+from .. import _core
+from .._engine import BestWeights, EpochHooks, Optimizer, Plateau, TrainingData, run_epochs
+from .._exclusive import exclusive
+from .._names import canonical_activation
+from ..errors import TrainingDivergedError
+from ..model import MLP
+from ._params import STOCHASTIC_SOLVERS
 
 # scikit-learn's spelling of our activation names (fitted attributes use it).
 SKLEARN_ACTIVATION_NAMES = {"sigmoid": "logistic"}
-HIDDEN_ACTIVATION_CHOICES = ("identity", "logistic", "sigmoid", "tanh", "relu", "leaky_relu",
-                             "softplus")
-STOCHASTIC_SOLVERS = ("sgd", "adam")
-LEARNING_RATES = ("constant", "invscaling", "adaptive")
 DTYPE = np.float32
 # scikit-learn's adaptive schedule stops once the rate falls to this.
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
@@ -51,14 +47,13 @@ def sklearn_activation_name(name):
 
 @contextlib.contextmanager
 def native_threads(n_threads):
-    """Run the block with `n_threads` OpenMP threads, then restore the global setting."""
+    """Run the block with `n_threads` OpenMP threads, then restore the global setting.
+
+    n_threads is None or a positive int (the parameter constraints check it).
+    """
     if n_threads is None:
         yield
         return
-    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
-        raise ValueError(f"n_threads must be None or a positive integer, got {n_threads!r}")
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be None or a positive integer, got {n_threads!r}")
     previous = _core.get_num_threads()
     _core.set_num_threads(int(n_threads))
     try:
@@ -67,70 +62,31 @@ def native_threads(n_threads):
         _core.set_num_threads(previous)
 
 
-def _check_choice(value, name, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(
-            f"The '{name}' parameter must be a str among {sorted(choices)}. Got {value!r} instead."
-        )
-
-
-def _check_real(value, name, low=None, high=None, *, low_open=False, high_open=False,
-                allow_inf=False):
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
-            or np.isnan(value)):
-        raise ValueError(f"The '{name}' parameter must be a real number. Got {value!r} instead.")
-    if not allow_inf and not np.isfinite(value):
-        raise ValueError(f"The '{name}' parameter must be finite. Got {value!r} instead.")
-    bad_low = low is not None and (value <= low if low_open else value < low)
-    bad_high = high is not None and (value >= high if high_open else value > high)
-    if bad_low or bad_high:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(
-            f"The '{name}' parameter must be in the range {lo}{low}, {high}{hi}. Got {value!r} "
-            "instead."
-        )
-    return float(value)
-
-
-def _check_int(value, name, low=1):
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
-            or value < low):
-        raise ValueError(
-            f"The '{name}' parameter must be an int in the range [{low}, inf). Got {value!r} "
-            "instead."
-        )
-    return int(value)
-
-
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"The '{name}' parameter must be an instance of 'bool'. Got {value!r} "
-                         "instead.")
-    return bool(value)
-
-
 class NetworkEstimator(BaseEstimator):
     """Shared machinery; subclasses describe the network and the targets.
 
     Subclass hooks
     --------------
     _network_plan(n_outputs) -> (hidden sizes, hidden activation, output activation)
-    _prepare_targets(y, first, incremental) -> float32 (n, n_outputs) targets (sets classes_ etc.)
+    _prepare_targets(y, incremental) -> (n, n_outputs) encoded targets (sets classes_ etc.)
     _penalty(n_rows, weight_sum, batch) -> the native l2 coefficient
-    _validation_score(X_n, y_raw, sample_weight) -> accuracy or R^2
+    _score_output(out, y_raw, sample_weight) -> accuracy or R^2 of network outputs
     _initial_zero_weights -> bool (linear models start from zero)
+    _freeze_bias_now() -> bool (models fitted without an intercept)
     """
 
     _initial_zero_weights = False
-    _freeze_bias = False
     _normalize_sample_weight = True
-
-    # ------------------------------------------------------------ the fit flow
     _is_classifier_estimator = False
 
+    # ------------------------------------------------------------ the fit flow
     def _fit(self, X, y, sample_weight=None, *, incremental=False, eval_set=None):
-        self._validate_params_all()
+        with exclusive(self, "partial_fit" if incremental else "fit"):
+            return self._fit_held(X, y, sample_weight, incremental=incremental,
+                                  eval_set=eval_set)
+
+    def _fit_held(self, X, y, sample_weight, *, incremental, eval_set):
+        self._check_own_params()
         if incremental and self.solver not in STOCHASTIC_SOLVERS:
             raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
                                  f"{self.solver} is not stochastic.")
@@ -170,57 +126,13 @@ class NetworkEstimator(BaseEstimator):
     def _keeps_2d_column(self, y):
         return False
 
-    def _validate_params_all(self):
-        self._validate_common_params()
-        self._validate_solver_params()
-        self._validate_own_params()
+    def _check_own_params(self):
+        """Checks the declared constraints cannot express (after _fit_context's)."""
 
-    def _validate_own_params(self):
-        pass
-
-
-    # ------------------------------------------------------------ helpers for subclasses
-    def _more_tags_common(self, tags):
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-    def _validate_common_params(self):
-        if self.normalize not in (None, "zscore", "minmax"):
-            raise ValueError(
-                f"The 'normalize' parameter must be None, 'zscore' or 'minmax'. Got "
-                f"{self.normalize!r} instead."
-            )
-        if getattr(self, "init", None) not in (None, "lecun", "he", "glorot"):
-            raise ValueError(
-                f"The 'init' parameter must be None, 'lecun', 'he' or 'glorot'. Got "
-                f"{getattr(self, 'init', None)!r} instead."
-            )
-        if self.n_threads is not None:
-            _check_int(self.n_threads, "n_threads")
-
-    def _validate_solver_params(self):
-        """The MLP-style optimisation parameters (shared by MLP* and LogisticRegression)."""
-        _check_choice(self.solver, "solver", ("lbfgs",) + STOCHASTIC_SOLVERS)
-        _check_choice(self.learning_rate, "learning_rate", LEARNING_RATES)
-        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
-            _check_int(self.batch_size, "batch_size")
-        _check_real(self.learning_rate_init, "learning_rate_init", 0, low_open=True)
-        _check_real(self.power_t, "power_t", 0)
-        _check_int(self.max_iter, "max_iter")
-        _check_bool(self.shuffle, "shuffle")
-        _check_real(self.tol, "tol", 0)
-        _check_bool(self.warm_start, "warm_start")
-        _check_real(self.momentum, "momentum", 0, 1)
-        _check_bool(self.nesterovs_momentum, "nesterovs_momentum")
-        _check_bool(self.early_stopping, "early_stopping")
-        _check_real(self.validation_fraction, "validation_fraction", 0, 1, high_open=True)
-        _check_real(self.beta_1, "beta_1", 0, 1, high_open=True)
-        _check_real(self.beta_2, "beta_2", 0, 1, high_open=True)
-        _check_real(self.epsilon, "epsilon", 0, low_open=True)
-        if not (isinstance(self.n_iter_no_change, numbers.Real)
-                and self.n_iter_no_change == np.inf):
-            _check_int(self.n_iter_no_change, "n_iter_no_change")
-        _check_int(self.max_fun, "max_fun")
 
     # ------------------------------------------------------------ data
     def _validate_X_y(self, X, y, *, reset, y_numeric=False):
@@ -246,7 +158,7 @@ class NetworkEstimator(BaseEstimator):
 
     def _native_inputs(self, X):
         """Normalized float32 C-contiguous features for the native network."""
-        return self._model.normalizer.transform(X, DTYPE)
+        return self._model.prepare_features(X)
 
     # ------------------------------------------------------------ the network
     def _random_seed(self):
@@ -312,15 +224,14 @@ class NetworkEstimator(BaseEstimator):
         """The network's output on validated X (float32, shape (n, n_outputs))."""
         self._push_weights()
         with native_threads(self.n_threads):
-            return self._model._net.predict(self._native_inputs(X))
+            return self._model.output_prepared(self._native_inputs(X))
 
     def _output_logits(self, X):
         """z of the output layer (decision_function of the linear models)."""
         self._push_weights()
         Xn = self._native_inputs(X)
         with native_threads(self.n_threads):
-            zs, _ = self._model._net.forward_all(Xn)
-        return zs[-1]
+            return self._model.logits_prepared(Xn)
 
     def summary(self, print_fn=print):
         """Each layer's shapes and parameter count, and the total."""
@@ -364,37 +275,29 @@ class NetworkEstimator(BaseEstimator):
                           "to be clipped")
         return int(np.clip(self.batch_size, 1, n_rows))
 
-    def _optimizer_name(self):
+    def _optimizer(self):
+        """The native optimizer for this estimator's solver and parameters."""
         if self.solver == "adam":
-            return "adam"
-        if self.momentum > 0:
-            return "nesterov" if self.nesterovs_momentum else "momentum"
-        return "sgd"
-
-    def _uses_schedule(self):
-        return self.solver == "sgd"
-
-    def _train_one_epoch(self, Xn, Y, w, order, batch, l2):
-        """One native epoch; with a frozen (absent) intercept, batch by batch."""
-        net = self._model._net
+            name = "adam"
+        elif self.momentum > 0:
+            name = "nesterov" if self.nesterovs_momentum else "momentum"
+        else:
+            name = "sgd"
         momentum = self.momentum if self.solver == "sgd" else 0.9
-        args = (self._optimizer_name(), self._learning_rate_, momentum,
-                getattr(self, "beta_1", 0.9), getattr(self, "beta_2", 0.999),
-                getattr(self, "epsilon", 1e-8), l2)
-        if not self._freeze_bias_now():
-            return net.train_epoch(Xn, Y, w, order, batch, *args)
-
-        def zero_biases(_batches_done, _running_loss):
-            for b in self._model.b:
-                b[...] = 0
-
-        # One native call per batch, the biases zeroed after each.
-        n_batches = -(-len(order) // batch)
-        return train_epoch_in_chunks(lambda part: net.train_epoch(Xn, Y, w, part, batch, *args),
-                                     order, batch, on_chunk=zero_biases, target_chunks=n_batches)
+        return Optimizer(name, float(self._learning_rate_), momentum,
+                         getattr(self, "beta_1", 0.9), getattr(self, "beta_2", 0.999),
+                         getattr(self, "epsilon", 1e-8))
 
     def _freeze_bias_now(self):
         return False
+
+    def _training_data(self, X, Y, sample_weight):
+        """TrainingData for the engine from validated rows and encoded targets."""
+        n = X.shape[0]
+        batch = self._resolve_batch_size(n)
+        w, l2 = self._weights_and_penalty(sample_weight, n, batch)
+        return TrainingData(self._native_inputs(X), np.ascontiguousarray(Y, dtype=DTYPE), w,
+                            batch, l2, freeze_bias=self._freeze_bias_now())
 
     def _fit_network(self, X, Y, sample_weight, *, incremental, y_raw, eval_set):
         """Train the network on validated X and encoded targets Y."""
@@ -413,29 +316,18 @@ class NetworkEstimator(BaseEstimator):
                              "contain large values and need to be preprocessed.")
         self._expose_weights()
 
-    def _native_l2_grad_mask(self):
-        """1 where the gradient applies, 0 on frozen intercepts (lbfgs without intercept)."""
-        if not self._freeze_bias_now():
-            return None
-        mask = np.ones(self._model.n_params)
-        net = self._model._net
-        for l in range(self._model.n_layers):
-            start = net.b_offset(l)
-            mask[start:start + self._model.layer_sizes[l + 1]] = 0
-        return mask
-
     def _fit_lbfgs(self, X, Y, sample_weight):
         n = X.shape[0]
         Xn = self._native_inputs(X)
         w, l2 = self._weights_and_penalty(sample_weight, n, n)
-        net = self._model._net
-        params = net.params
-        mask = self._native_l2_grad_mask()
+        model = self._model
+        params = model.params
+        mask = model.bias_mask() if self._freeze_bias_now() else None
 
         def loss_and_gradient(theta):
             params[...] = theta
-            loss = net.gradients(Xn, Y, w, l2)
-            grad = np.array(net.grads, dtype=np.float64)
+            loss, grads = model.gradients_prepared(Xn, Y, w, l2)
+            grad = np.array(grads, dtype=np.float64)
             if mask is not None:
                 grad *= mask
             return loss, grad
@@ -456,7 +348,7 @@ class NetworkEstimator(BaseEstimator):
                 f"lbfgs failed to converge after {result.nit} iteration(s) (status="
                 f"{result.status}):\n{message}.\n\nIncrease the number of iterations to "
                 "improve the convergence (max_iter), or scale the data (normalize='zscore').",
-                ConvergenceWarning, stacklevel=4,
+                ConvergenceWarning, stacklevel=5,
             )
         self.n_iter_ = min(int(result.nit), self.max_iter)
         params[...] = result.x
@@ -511,73 +403,31 @@ class NetworkEstimator(BaseEstimator):
         sw_val = None if sample_weight is None else sample_weight[val_idx]
         return (X[train_idx], Y[train_idx], sw_train), (X[val_idx], y_raw[val_idx], sw_val)
 
+    def _validation_data(self, validation):
+        """(prepared X_val, y_val, encoded Y_val, native w_val, sample_weight_val)."""
+        X_val, y_val, sw_val = validation
+        Y_val = np.ascontiguousarray(self._encode_validation_targets(y_val), dtype=DTYPE)
+        w_val = None if sw_val is None else np.ascontiguousarray(sw_val, dtype=DTYPE)
+        return self._native_inputs(X_val), y_val, Y_val, w_val, sw_val
+
     def _fit_stochastic(self, X, Y, sample_weight, *, incremental, y_raw, eval_set):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        net = self._model._net
         if not incremental or not self._optimizer_ready:
-            net.reset_optimizer()
+            self._model.reset_optimizer()
             self._learning_rate_ = float(self.learning_rate_init)
             self._optimizer_ready = True
-        (X_tr, Y_tr, sw_tr), validation = self._split_validation(X, Y, sample_weight, y_raw,
-                                                                 eval_set)
-        n = X_tr.shape[0]
-        Xn = self._native_inputs(X_tr)
-        Y_tr = np.ascontiguousarray(Y_tr, dtype=DTYPE)
-        batch = self._resolve_batch_size(n)
-        w, l2 = self._weights_and_penalty(sw_tr, n, batch)
-        n_batches = -(-n // batch)
+        train, validation = self._split_validation(X, Y, sample_weight, y_raw, eval_set)
+        data = self._training_data(*train)
         if validation is not None:
-            X_val, y_val, sw_val = validation
-            Xn_val = self._native_inputs(X_val)
-            Y_val = np.ascontiguousarray(self._encode_validation_targets(y_val), dtype=DTYPE)
-            w_val = None if sw_val is None else np.ascontiguousarray(sw_val, dtype=DTYPE)
-            best_params = np.array(net.params, copy=True)
+            validation = self._validation_data(validation)
             if self.best_validation_score_ is None:
                 self.best_validation_score_ = -np.inf
-        epochs = 1 if incremental else self.max_iter
         self.n_iter_ = 0
-        try:
-            for _ in range(epochs):
-                order = self._epoch_order(n)
-                result = self._train_one_epoch(Xn, Y_tr, w, order, batch, l2)
-                if result["status"] == "non_finite":
-                    raise TrainingDivergedError(
-                        f"the training loss became NaN or infinite at epoch {self.n_iter_ + 1}; "
-                        "scale the input (normalize='zscore') or lower learning_rate_init "
-                        f"({self.learning_rate_init}). The model keeps its last finite weights."
-                    )
-                self.n_iter_ += 1
-                self.loss_ = float(self._report_loss(result["loss"], n_batches, n))
-                self.t_ += n
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                if validation is not None:
-                    improved = self._record_validation(Xn_val, y_val, Y_val, w_val, sw_val)
-                    if improved:
-                        best_params = np.array(net.params, copy=True)
-                else:
-                    self._record_training_loss()
-                if self.solver == "sgd" and self.learning_rate == "invscaling":
-                    self._learning_rate_ = self.learning_rate_init / (self.t_ + 1) ** self.power_t
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if self._should_stop():
-                        break
-                    self._no_improvement_count = 0
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
-                        "the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4)
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=4)
-        if validation is not None:
-            net.params[...] = best_params
-
-    def _epoch_order(self, n):
-        return epoch_order(n, self._rng, self.shuffle)
+        hooks = _ScikitLearnEpochs(self, data, validation, incremental)
+        run_epochs(self._model, data, self._optimizer(), hooks,
+                   epochs=1 if incremental else self.max_iter, rng=self._rng,
+                   shuffle=self.shuffle)
 
     def _should_stop(self):
         """scikit-learn's trigger_stopping: adaptive SGD first divides the rate by 5."""
@@ -597,23 +447,25 @@ class NetworkEstimator(BaseEstimator):
             print(message + " Stopping.")
         return True
 
+    def _plateau(self, mode, best):
+        # scikit-learn stops when the count exceeds n_iter_no_change.
+        return Plateau(mode, self.tol, self.n_iter_no_change + 1, best=best,
+                       count=self._no_improvement_count)
+
     def _record_training_loss(self):
         self._uses_validation_now = False
         if self.best_loss_ is None:
             self.best_loss_ = np.inf
-        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-            self._no_improvement_count += 1
-        else:
-            self._no_improvement_count = 0
-        if self.loss_curve_[-1] < self.best_loss_:
-            self.best_loss_ = self.loss_curve_[-1]
+        plateau = self._plateau("min", self.best_loss_)
+        plateau.update(self.loss_curve_[-1])
+        self.best_loss_, self._no_improvement_count = plateau.best, plateau.count
 
     def _record_validation(self, Xn_val, y_val, Y_val, w_val, sw_val):
         """Score the validation data; True when it is the best so far."""
         self._uses_validation_now = True
-        out = self._model._net.predict(Xn_val)
+        out = self._model.output_prepared(Xn_val)
         score = self._score_output(out, y_val, sw_val)
-        val_loss = float(self._model._net.loss(Xn_val, Y_val, w_val, 0.0))
+        val_loss = self._model.loss_prepared(Xn_val, Y_val, w_val, 0.0)
         if self.validation_scores_ is None:
             self.validation_scores_ = []
         if getattr(self, "validation_loss_curve_", None) is None:
@@ -622,14 +474,10 @@ class NetworkEstimator(BaseEstimator):
         self.validation_loss_curve_.append(val_loss)
         if self.verbose:
             print(f"Validation score: {score:f}, validation loss: {val_loss:.8f}")
-        if score < self.best_validation_score_ + self.tol:
-            self._no_improvement_count += 1
-        else:
-            self._no_improvement_count = 0
-        if score > self.best_validation_score_:
-            self.best_validation_score_ = score
-            return True
-        return False
+        plateau = self._plateau("max", self.best_validation_score_)
+        best = plateau.update(score)
+        self.best_validation_score_, self._no_improvement_count = plateau.best, plateau.count
+        return best
 
     def _prepare_eval_set(self, eval_set):
         """(X_val, y_val[, sample_weight_val]) validated against the training features."""
@@ -655,101 +503,63 @@ class NetworkEstimator(BaseEstimator):
         return bool(self.early_stopping) or getattr(self, "_has_eval_set", False)
 
 
-class ClassifierTargets:
-    """Label handling shared by the classifiers: LabelBinarizer, as scikit-learn's MLP does."""
+class _ScikitLearnEpochs(EpochHooks):
+    """scikit-learn's MLP bookkeeping around each native epoch.
 
-    _is_classifier_estimator = True
+    Per epoch: n_iter_, loss_, t_, loss_curve_; the validation score (best
+    weights kept) or the training-loss plateau; 'invscaling' and 'adaptive'
+    rates; the stop after n_iter_no_change epochs without improvement; the
+    ConvergenceWarning at max_iter; Ctrl-C ends the fit with a warning.
+    """
 
-    def _prepare_targets(self, y, *, incremental):
-        from sklearn.preprocessing import LabelBinarizer
-        from sklearn.utils.multiclass import check_classification_targets, unique_labels
+    def __init__(self, estimator, data, validation, incremental):
+        self.est = estimator
+        self.data = data
+        self.validation = validation
+        self.incremental = incremental
+        self.best = BestWeights(estimator._model) if validation is not None else None
 
-        check_classification_targets(y)
-        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer().fit(y)
-            self.classes_ = self._label_binarizer.classes_
+    def learning_rate(self, epoch, optimizer):
+        return self.est._learning_rate_
+
+    def diverged(self, epoch, result):
+        est = self.est
+        raise TrainingDivergedError(
+            f"the training loss became NaN or infinite at epoch {est.n_iter_ + 1}; "
+            "scale the input (normalize='zscore') or lower learning_rate_init "
+            f"({est.learning_rate_init}). The model keeps its last finite weights.")
+
+    def end_of_epoch(self, epoch, result, seconds):
+        est, data = self.est, self.data
+        est.n_iter_ += 1
+        est.loss_ = float(est._report_loss(result["loss"], data.n_batches, data.n_rows))
+        est.t_ += data.n_rows
+        est.loss_curve_.append(est.loss_)
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+        if self.validation is not None:
+            if est._record_validation(*self.validation):
+                self.best.keep()
         else:
-            classes = unique_labels(y)
-            if self.warm_start and not incremental:
-                if set(classes) != set(self.classes_):
-                    raise ValueError(
-                        "warm_start can only be used where `y` has the same classes as in the "
-                        f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
-                    )
-            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                                 f"{self.classes_}. 'y' has {classes}.")
-        self._check_target_type()
-        return self._label_binarizer.transform(y).astype(DTYPE, copy=False)
+            est._record_training_loss()
+        if est.solver == "sgd" and est.learning_rate == "invscaling":
+            est._learning_rate_ = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        if est._no_improvement_count > est.n_iter_no_change:
+            if est._should_stop():
+                return True
+            est._no_improvement_count = 0
+        if self.incremental:
+            return True
+        if est.n_iter_ == est.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
+                "the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=7)
+        return False
 
-    def _partial_fit_incremental(self, X, y, sample_weight, classes):
-        """partial_fit for the classifiers: on the first call, the label set
-        comes from `classes` (or from an indicator y, which names its labels)."""
-        from sklearn.preprocessing import LabelBinarizer
-        from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target
+    def interrupted(self):
+        warnings.warn("Training interrupted by user.", stacklevel=5)
+        return True
 
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._fit(X, y, sample_weight, incremental=True)
-
-    def _check_target_type(self):
-        if self._label_binarizer.y_type_ not in self._supported_target_types:
-            raise ValueError(f"{type(self).__name__} does not support "
-                             f"{self._label_binarizer.y_type_} targets")
-
-    _supported_target_types = ("binary", "multiclass", "multilabel-indicator")
-
-    @property
-    def _is_multilabel(self):
-        return self._label_binarizer.y_type_.startswith("multilabel")
-
-    def _output_activation_for_targets(self):
-        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "sigmoid"
-
-    def _class_sample_weight(self, sample_weight, y):
-        """sample_weight times the class weights (None when neither is given)."""
-        from sklearn.utils.class_weight import compute_sample_weight
-
-        if self.class_weight is None:
-            return sample_weight
-        if isinstance(self.class_weight, str) and self.class_weight != "balanced":
-            raise ValueError(f"The 'class_weight' parameter must be a dict, 'balanced' or None. "
-                             f"Got {self.class_weight!r} instead.")
-        if np.ndim(y) == 2 and isinstance(self.class_weight, dict):
-            raise ValueError("class_weight as a dict needs single-output (not multi-label) "
-                             "targets; use 'balanced'")
-        weights = compute_sample_weight(self.class_weight, y)
-        return weights if sample_weight is None else sample_weight * weights
-
-    def _decode(self, out):
-        if self.n_outputs_ == 1:
-            out = out.ravel()
-        return self._label_binarizer.inverse_transform(out)
-
-    def _encode_validation_targets(self, y_val):
-        return self._label_binarizer.transform(y_val)
-
-    def _check_validation_targets(self, y_val):
-        y_val = np.asarray(y_val)
-        if y_val.ndim == 2 and y_val.shape[1] == 1 and not self._is_multilabel:
-            y_val = y_val.ravel()
-        return y_val
-
-    def _score_output(self, out, y_val, sample_weight):
-        from sklearn.metrics import accuracy_score
-
-        if not np.all(np.isfinite(out)):
-            return np.nan
-        return float(accuracy_score(y_val, self._decode(out), sample_weight=sample_weight))
-
-    def _probabilities(self, X):
-        """predict_proba: rows over classes_ (sum to 1), or per-label for multi-label."""
-        out = self._forward(X).astype(np.float64)
-        if self.n_outputs_ == 1:
-            p = out.ravel()
-            return np.column_stack([1.0 - p, p])
-        return out
+    def finished(self):
+        if self.best is not None:
+            self.best.restore()

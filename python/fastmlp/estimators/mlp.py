@@ -6,26 +6,39 @@ sklearn.neural_network.MLPClassifier / MLPRegressor, plus: activations
 (classifier), `out_activation` (regressor) and `fit(..., eval_set=...)`.
 """
 
-import numbers
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimator_base import (
-    HIDDEN_ACTIVATION_CHOICES,
+from .._names import canonical_activation
+from ._base import NetworkEstimator
+from ._params import (
+    CLASS_WEIGHT,
+    FASTMLP_PARAMETERS,
+    HIDDEN_ACTIVATIONS,
+    NON_NEGATIVE,
+    POSITIVE_INT,
+    SOLVER_PARAMETERS,
     STOCHASTIC_SOLVERS,
-    ClassifierTargets,
-    NetworkEstimator,
-    _check_choice,
-    _check_real,
 )
-from ._names import canonical_activation
+from ._targets import ClassifierTargets
 
 # Elementwise output activations a regressor can train with squared error.
 REGRESSION_OUTPUTS = ("identity", "logistic", "sigmoid", "tanh", "relu", "leaky_relu", "softplus")
+
+MLP_PARAMETERS = {
+    "hidden_layer_sizes": ["array-like", POSITIVE_INT],
+    "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+    "alpha": [NON_NEGATIVE],
+    "init": [StrOptions({"lecun", "he", "glorot"}), None],
+    **SOLVER_PARAMETERS,
+    **FASTMLP_PARAMETERS,
+}
 
 
 def _hidden_sizes(hidden_layer_sizes):
@@ -34,7 +47,7 @@ def _hidden_sizes(hidden_layer_sizes):
         sizes = [sizes]
     sizes = list(sizes)
     for s in sizes:
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) or s <= 0:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, Integral) or s <= 0:
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}.")
     return [int(s) for s in sizes]
 
@@ -49,10 +62,8 @@ def _stochastic_solver(estimator):
 class _BaseMLP(NetworkEstimator):
     """Parameters and behaviour shared by the two MLP estimators."""
 
-    def _validate_own_params(self):
+    def _check_own_params(self):
         _hidden_sizes(self.hidden_layer_sizes)
-        _check_choice(self.activation, "activation", HIDDEN_ACTIVATION_CHOICES)
-        _check_real(self.alpha, "alpha", 0)
 
     def _network_plan(self, n_outputs):
         return (_hidden_sizes(self.hidden_layer_sizes), self.activation,
@@ -62,9 +73,6 @@ class _BaseMLP(NetworkEstimator):
         # scikit-learn: 0.5 alpha ||W||^2 / sum(sample_weight) per batch; the native
         # core divides by the row count, so rescale (exact when weights are all 1).
         return float(self.alpha) * n_rows / weight_sum
-
-    def __sklearn_tags__(self):
-        return self._more_tags_common(super().__sklearn_tags__())
 
     def _check_fitted_predict_input(self, X):
         check_is_fitted(self)
@@ -92,6 +100,8 @@ class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
     n_iter_no_change) and the best weights are kept; `validation_scores_` and
     `validation_loss_curve_` hold the per-epoch score and loss.
     """
+
+    _parameter_constraints = {**MLP_PARAMETERS, "class_weight": CLASS_WEIGHT}
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -128,11 +138,13 @@ class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
         self.normalize = normalize
         self.n_threads = n_threads
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, eval_set=None):
         """Fit the network to X and the class labels y; returns self."""
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
 
     @available_if(_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y); `classes` is required on the first call."""
         return self._partial_fit_incremental(X, y, sample_weight, classes)
@@ -171,6 +183,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     _is_classifier_estimator = False
+    _parameter_constraints = {
+        **MLP_PARAMETERS,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+        "out_activation": [StrOptions(set(REGRESSION_OUTPUTS))],
+    }
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -208,13 +225,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.normalize = normalize
         self.n_threads = n_threads
 
-    def _validate_own_params(self):
-        super()._validate_own_params()
+    def _check_own_params(self):
+        super()._check_own_params()
         if self.loss == "poisson":
             raise ValueError("loss='poisson' is not available in fastmlp yet (the native core "
                              "has no exponential output); use loss='squared_error'")
-        _check_choice(self.loss, "loss", ("squared_error",))
-        _check_choice(self.out_activation, "out_activation", REGRESSION_OUTPUTS)
 
     def _output_activation_for_targets(self):
         return canonical_activation(self.out_activation)
@@ -256,11 +271,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self._current_l2 = super()._penalty(n_rows, weight_sum, batch)
         return self._current_l2
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, eval_set=None):
         """Fit the network to X and the target values y; returns self."""
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
 
     @available_if(_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y)."""
         return self._fit(X, y, sample_weight, incremental=True)
