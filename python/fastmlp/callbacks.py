@@ -6,7 +6,7 @@ val_score, train_score, grad_norms when requested). Returning True stops
 training after that epoch.
 """
 
-import numpy as np
+from ._engine import BestWeights, Plateau
 
 
 class EarlyStopping:
@@ -26,12 +26,16 @@ class EarlyStopping:
         self.patience = patience
         self.min_delta = float(min_delta)
         self.restore_best = restore_best
-        self._sign = 1.0 if monitor.endswith("loss") else -1.0
-        self.best = None
         self.best_epoch = None
         self.stopped_epoch = None
-        self._best_params = None
-        self._waited = 0
+        self._plateau = Plateau("min" if monitor.endswith("loss") else "max", self.min_delta,
+                                patience, convention="keras")
+        self._best_weights = None
+
+    @property
+    def best(self):
+        """The best value of the monitored metric so far (None before the first epoch)."""
+        return self._plateau.best
 
     def __call__(self, model, metrics):
         if self.monitor not in metrics:
@@ -40,18 +44,14 @@ class EarlyStopping:
                 f"EarlyStopping monitors {self.monitor!r}, which this fit does not compute; "
                 f"available: {available} (val_* need validation_data, train_score needs "
                 "train_metrics=True)")
-        value = self._sign * float(metrics[self.monitor])
-        if self.best is None or value < self._sign * self.best - self.min_delta:
-            self.best = float(metrics[self.monitor])
+        if self._plateau.update(float(metrics[self.monitor])):
             self.best_epoch = metrics["epoch"]
-            self._waited = 0
             if self.restore_best:
-                self._best_params = np.array(model.params, copy=True)
+                self._best_weights = BestWeights(model)
             return False
-        self._waited += 1
-        if self._waited < self.patience:
+        if not self._plateau.exhausted:
             return False
         self.stopped_epoch = metrics["epoch"]
-        if self.restore_best and self._best_params is not None:
-            model.params[...] = self._best_params
+        if self._best_weights is not None:
+            self._best_weights.restore()
         return True

@@ -96,15 +96,15 @@ def check_gradients(model, X, y, *, max_checks_per_layer=30, epsilon=1e-6, seed=
     twin.params[...] = net.params
     Xn = net.normalizer.transform(np.asarray(X), np.float64)
     Y = twin._targets(_model_targets(model, y), Xn.shape[0])
-    twin._net.gradients(Xn, Y, None, 0.0)
-    backprop = np.array(twin._net.grads, copy=True)
-    params = twin._net.params
+    _, grads = twin.gradients_prepared(Xn, Y)
+    backprop = np.array(grads, copy=True)
+    params = twin.params
 
     def loss_at(index, value):
         saved = params[index]
         params[index] = value
         try:
-            return twin._net.loss(Xn, Y, None, 0.0)
+            return twin.loss_prepared(Xn, Y)
         finally:
             params[index] = saved
 
@@ -112,8 +112,8 @@ def check_gradients(model, X, y, *, max_checks_per_layer=30, epsilon=1e-6, seed=
     report = GradientCheckReport(epsilon=epsilon)
     for l in range(twin.n_layers):
         errors = {}
-        for part, start, size in (("W", twin._net.w_offset(l), twin.W[l].size),
-                                  ("b", twin._net.b_offset(l), twin.b[l].size)):
+        w_start, b_start = twin.offsets(l)
+        for part, start, size in (("W", w_start, twin.W[l].size), ("b", b_start, twin.b[l].size)):
             picked = rng.choice(size, size=min(size, max_checks_per_layer), replace=False)
             worst = 0.0
             for index in start + picked:

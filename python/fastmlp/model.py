@@ -316,11 +316,15 @@ class MLP:
         """Zero the optimizer state (velocities, Adam moments, step count)."""
         self._net.reset_optimizer()
 
+    def offsets(self, l):
+        """(start of W[l], start of b[l]) in `params` (0-based layer l)."""
+        return int(self._net.w_offset(l)), int(self._net.b_offset(l))
+
     def bias_mask(self):
         """float64 ones over params, zeros on every bias."""
         mask = np.ones(self.n_params)
         for l in range(self.n_layers):
-            start = self._net.b_offset(l)
+            start = self.offsets(l)[1]
             mask[start:start + self.layer_sizes[l + 1]] = 0
         return mask
 
