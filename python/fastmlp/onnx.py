@@ -3,8 +3,8 @@
 `to_onnx(model, X_sample)` turns an `MLP` or a fitted estimator into an ONNX
 model; importing this module also registers converters for the four
 estimators with skl2onnx, so `skl2onnx.to_onnx` converts pipelines that hold
-them (with the `zipmap` and `output_class_labels` options scikit-learn's
-classifiers take).
+them (with the `zipmap`, `nocl` and `output_class_labels` options
+scikit-learn's classifiers take).
 
 The graph does what fastmlp does, in the same dtype: the input is cast to the
 model's dtype (integers and booleans through float64, as fastmlp's input
@@ -34,6 +34,7 @@ try:
     from skl2onnx._parse import _parse_sklearn_classifier
     from skl2onnx.common.data_types import (
         DictionaryType,
+        DoubleTensorType,
         FloatTensorType,
         Int64TensorType,
         SequenceType,
@@ -86,6 +87,8 @@ def _inner_model(estimator):
 class _GraphBuilder:
     """Nodes and initializers of a standalone graph (onnx.helper)."""
 
+    nocl = False
+
     def __init__(self):
         self.nodes = []
         self.initializers = []
@@ -120,9 +123,10 @@ class _GraphBuilder:
 class _ContainerBuilder:
     """The same calls, emitted into a skl2onnx converter's container."""
 
-    def __init__(self, scope, container):
+    def __init__(self, scope, container, nocl=False):
         self.scope = scope
         self.container = container
+        self.nocl = nocl
 
     def name(self, hint):
         return self.scope.get_unique_variable_name(hint)
@@ -370,23 +374,28 @@ def _network_of_estimator(estimator):
                     inner.dtype, inner.normalizer, name)
 
 
-def _label_table(estimator):
-    """classes_ as an ONNX constant: int64 for integers and booleans, else strings."""
+def _label_table(estimator, nocl=False):
+    """classes_ as an ONNX constant: int64 for numbers and booleans, else strings.
+
+    With skl2onnx's option nocl, the labels are the class indices.
+    """
     classes = np.asarray(estimator.classes_)
     if len(classes) < 2:
         raise ValueError(f"{type(estimator).__name__} was fitted on a single class "
                          f"{classes.tolist()}; ONNX export needs at least two")
-    if classes.dtype.kind in "iub":
+    if nocl:
+        return np.arange(len(classes), dtype=np.int64), TensorProto.INT64
+    # scikit-learn's classifiers only take integer-valued floats as class labels.
+    if classes.dtype.kind in "iubf":
         return classes.astype(np.int64), TensorProto.INT64
-    if classes.dtype.kind == "f":
-        if np.all(classes == np.round(classes)):
-            return classes.astype(np.int64), TensorProto.INT64
-        raise ValueError(f"{type(estimator).__name__}.classes_ holds non-integer numbers "
-                         f"{classes.tolist()}; ONNX labels must be integers or strings")
     if classes.dtype.kind in "US" or all(isinstance(c, str) for c in classes):
         return classes.astype(str), TensorProto.STRING
     raise ValueError(f"{type(estimator).__name__}.classes_ must hold integers or strings, got "
                      f"dtype {classes.dtype}")
+
+
+def _nocl(scope, estimator):
+    return bool(scope.get_options(estimator, dict(nocl=False))["nocl"])
 
 
 def _is_multilabel(estimator):
@@ -394,7 +403,7 @@ def _is_multilabel(estimator):
 
 
 def _gather_labels(b, estimator, index):
-    classes, _ = _label_table(estimator)
+    classes, _ = _label_table(estimator, b.nocl)
     return b.node("Gather", [b.constant("classes", classes), index], "label", axis=0)
 
 
@@ -437,7 +446,8 @@ def _convert(scope, operator, container):
     MLPClassifier, MLPRegressor, LogisticRegression, Perceptron = _estimator_classes()
     estimator = operator.raw_operator
     net = _network_of_estimator(estimator)
-    b = _ContainerBuilder(scope, container)
+    nocl = not isinstance(estimator, MLPRegressor) and _nocl(scope, estimator)
+    b = _ContainerBuilder(scope, container, nocl)
     x = operator.inputs[0]
     z, out = net.emit(b, x.full_name, _input_dtype(x))
     names = [v.full_name for v in operator.outputs]
@@ -466,10 +476,10 @@ def _check_operator_input(operator):
     return estimator, operator.inputs[0].get_first_dimension()
 
 
-def _label_type(estimator, n_rows):
+def _label_type(operator, estimator, n_rows):
     if _is_multilabel(estimator):
         return Int64TensorType([n_rows, estimator.n_outputs_])
-    _, proto = _label_table(estimator)
+    _, proto = _label_table(estimator, _nocl(operator.scope_inst, estimator))
     return (StringTensorType if proto == TensorProto.STRING else Int64TensorType)([n_rows])
 
 
@@ -477,13 +487,13 @@ def _classifier_shapes(operator):
     estimator, N = _check_operator_input(operator)
     n_columns = len(estimator.classes_) if not _is_multilabel(estimator) \
         else estimator.n_outputs_
-    operator.outputs[0].type = _label_type(estimator, N)
+    operator.outputs[0].type = _label_type(operator, estimator, N)
     operator.outputs[1].type = FloatTensorType([N, n_columns])
 
 
 def _perceptron_shapes(operator):
     estimator, N = _check_operator_input(operator)
-    operator.outputs[0].type = _label_type(estimator, N)
+    operator.outputs[0].type = _label_type(operator, estimator, N)
 
 
 def _regressor_shapes(operator):
@@ -497,9 +507,12 @@ def _parse_classifier(scope, model, inputs, custom_parsers=None):
     skl2onnx types the zipped probabilities after the input; these
     estimators compute in float32 whatever the input, so the map holds floats.
     """
+    _check_fitted(model)
     outputs = _parse_sklearn_classifier(scope, model, inputs, custom_parsers=custom_parsers)
     for variable in outputs:
-        if isinstance(variable.type, SequenceType) \
+        if isinstance(variable.type, DoubleTensorType):  # zipmap='columns'
+            variable.type = FloatTensorType(variable.type.shape)
+        elif isinstance(variable.type, SequenceType) \
                 and isinstance(variable.type.element_type, DictionaryType):
             key_type = variable.type.element_type.key_type
             variable.type = SequenceType(DictionaryType(key_type, FloatTensorType()))
@@ -508,6 +521,7 @@ def _parse_classifier(scope, model, inputs, custom_parsers=None):
 
 def _parse_perceptron(scope, model, inputs, custom_parsers=None):
     """One output, the label: scikit-learn's Perceptron has no predict_proba."""
+    _check_fitted(model)
     operator = scope.declare_local_operator(_ALIASES["Perceptron"], model)
     operator.inputs = inputs
     label = scope.declare_local_variable("label", Int64TensorType())
@@ -521,7 +535,11 @@ _ALIASES = {
     "LogisticRegression": "FastmlpLogisticRegression",
     "Perceptron": "FastmlpPerceptron",
 }
-_CLASSIFIER_OPTIONS = {"zipmap": [True, False, "columns"], "output_class_labels": [False, True]}
+_CLASSIFIER_OPTIONS = {"zipmap": [True, False, "columns"], "nocl": [False, True],
+                       "output_class_labels": [False, True]}
+# skl2onnx hands every classifier in a pipeline the zipmap option; the
+# perceptron takes it and has nothing to zip (its one output is the label).
+_PERCEPTRON_OPTIONS = {"zipmap": [True, False, "columns"], "nocl": [False, True]}
 
 
 def register_converters():
@@ -533,7 +551,7 @@ def register_converters():
     update_registered_converter(MLPRegressor, _ALIASES["MLPRegressor"], _regressor_shapes,
                                 _convert)
     update_registered_converter(Perceptron, _ALIASES["Perceptron"], _perceptron_shapes,
-                                _convert, parser=_parse_perceptron)
+                                _convert, parser=_parse_perceptron, options=dict(_PERCEPTRON_OPTIONS))
 
 
 # ---------------------------------------------------------------- the entry point
@@ -546,7 +564,8 @@ def to_onnx(model, X_sample, *, options=None, target_opset=None):
     X_sample : a few rows of input (their dtype is the graph's input type:
         float32, float64, uint8, int32, int64 or bool).
     options : for the estimators, skl2onnx's options, e.g. {"zipmap": False}
-        (classifiers: zipmap True / False / 'columns', output_class_labels).
+        (classifiers: zipmap True / False / 'columns', nocl, output_class_labels;
+        the Perceptron: nocl; zipmap is accepted and changes nothing).
     target_opset : the ONNX opset (default: 17 for an MLP, skl2onnx's default
         for the estimators).
     """
@@ -564,8 +583,6 @@ def to_onnx(model, X_sample, *, options=None, target_opset=None):
     kwargs = {}
     if target_opset is not None:
         kwargs["target_opset"] = _check_opset(target_opset)
-    if options is not None and isinstance(model, classes[3]):
-        raise ValueError(f"the Perceptron's export takes no options, got {options!r}")
     return _skl2onnx_to_onnx(model, X[:1], options=options, **kwargs)
 
 
