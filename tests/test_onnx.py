@@ -180,8 +180,8 @@ def check_classifier(estimator, X, onnx_model, input_dtype=np.float32):
     else:
         assert got["label"].dtype == np.int64
     assert got["probabilities"].dtype == np.float32
-    np.testing.assert_allclose(got["probabilities"], estimator.predict_proba(X.astype(input_dtype)),
-                               **TOL)
+    np.testing.assert_allclose(got["probabilities"],
+                               estimator.predict_proba(X.astype(input_dtype)), **TOL)
 
 
 @pytest.mark.parametrize("input_dtype", [np.float32, np.float64])
@@ -389,6 +389,11 @@ def test_unknown_model_kind_and_activation_are_refused():
     model.activations = ["relu", "softmax_2d"]
     with pytest.raises(ValueError, match="output activation 'softmax_2d'"):
         fastmlp.to_onnx(model, data(1))
+    reg = quiet_fit(fastmlp.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2), data(20),
+                    data(20)[:, 0])
+    reg.out_activation_ = "exp"  # an output the exporter has no row for
+    with pytest.raises(ValueError, match="MLPRegressor: the output activation 'exp' has no"):
+        fastmlp.to_onnx(reg, data(1))
     with pytest.raises(ValueError, match="options apply to the estimators"):
         fastmlp.to_onnx(fastmlp.MLP([5, 2]), data(1), options={"zipmap": False})
 
@@ -451,3 +456,31 @@ def test_missing_onnx_gives_one_clear_line():
     """)
     message = "ONNX export needs onnx, onnxruntime and skl2onnx: pip install 'fastmlp[onnx]'"
     assert out == [f"call: {message}", f"import: {message}"]
+
+
+# ---------------------------------------------------------------- opsets, multi-label zipmap
+@pytest.mark.parametrize("opset", [13, 15])
+def test_target_opset(opset):
+    X = data(60).astype(np.float32)
+    model = spread_weights(fastmlp.MLP([5, 4, 3], "leaky_relu", seed=0))
+    onnx_model = fastmlp.to_onnx(model, X[:1], target_opset=opset)
+    assert [o.version for o in onnx_model.opset_import if o.domain == ""] == [opset]
+    np.testing.assert_allclose(run(onnx_model, X)["output"], model.forward(X), **TOL)
+    clf = quiet_fit(fastmlp.MLPClassifier((4,), max_iter=10, random_state=0), X,
+                    _labels("binary_str", 60))
+    onnx_model = fastmlp.to_onnx(clf, X[:1], options={"zipmap": False}, target_opset=opset)
+    assert max(o.version for o in onnx_model.opset_import if o.domain == "") <= opset
+    check_classifier(clf, X, onnx_model)
+    with pytest.raises(ValueError, match="target_opset must be an integer >= 13, got 9"):
+        fastmlp.to_onnx(model, X[:1], target_opset=9)
+
+
+def test_multilabel_zipmap():
+    X = data(90).astype(np.float32)
+    clf = quiet_fit(fastmlp.MLPClassifier((6,), max_iter=30, random_state=0), X,
+                    _labels("multilabel", 90))
+    got = run(fastmlp.to_onnx(clf, X[:1]), X)
+    np.testing.assert_array_equal(got["output_label"], clf.predict(X))
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose([[row[j] for j in range(3)] for row in got["output_probability"]],
+                               proba, **TOL)

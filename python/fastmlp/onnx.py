@@ -45,7 +45,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess by 
 
 from sklearn.exceptions import NotFittedError
 
-from ._names import canonical_activation
+from ._names import ACTIVATION_ALIASES
 from .model import MLP
 
 __all__ = ["to_onnx"]
@@ -67,7 +67,6 @@ _INPUT_TYPES = {
     np.dtype(np.int64): TensorProto.INT64,
     np.dtype(np.bool_): TensorProto.BOOL,
 }
-_CLASSIFICATION_LOSSES = ("categorical_cross_entropy", "binary_cross_entropy", "perceptron")
 
 
 # ---------------------------------------------------------------- the estimators, in one place
@@ -236,7 +235,6 @@ class _Network:
         self.slope = float(slope)
         self.n_inputs = self.W[0].shape[0]
         self.n_outputs = self.W[-1].shape[1]
-        self.owner = owner
         if normalizer is None or normalizer.kind is None:
             self.offset = self.scale = None
         elif not normalizer.fitted:
@@ -272,14 +270,6 @@ def _flatten(b, column, hint):
     """(N, 1) -> (N,)."""
     return b.node("Reshape", [column, b.constant("flat_shape", np.array([-1], dtype=np.int64))],
                   hint)
-
-
-def _column(b, matrix, j, hint):
-    """matrix[:, j:j+1]."""
-    starts = b.constant("starts", np.array([j], dtype=np.int64))
-    ends = b.constant("ends", np.array([j + 1], dtype=np.int64))
-    axes = b.constant("axes", np.array([1], dtype=np.int64))
-    return b.node("Slice", [matrix, starts, ends, axes], hint)
 
 
 # ---------------------------------------------------------------- the model API
@@ -362,14 +352,20 @@ def _check_fitted(estimator):
                              "before exporting it to ONNX")
 
 
+def _canonical(name):
+    """fastmlp's name for scikit-learn's spelling ('logistic' -> 'sigmoid')."""
+    return ACTIVATION_ALIASES.get(name, name)
+
+
 def _network_of_estimator(estimator):
     _check_fitted(estimator)
     name = type(estimator).__name__
     inner = _inner_model(estimator)
     n_hidden = len(estimator.coefs_) - 1
-    hidden = getattr(estimator, "activation", "identity") if n_hidden else None
-    hidden = [canonical_activation(hidden, what="hidden activation")] * n_hidden if n_hidden else []
-    output = canonical_activation(estimator.out_activation_, what="output activation")
+    hidden = []
+    if n_hidden:  # the linear models have no hidden layer and no `activation`
+        hidden = [_canonical(estimator.activation)] * n_hidden
+    output = _canonical(estimator.out_activation_)
     return _Network(estimator.coefs_, estimator.intercepts_, hidden + [output], inner.slope,
                     inner.dtype, inner.normalizer, name)
 
@@ -551,7 +547,8 @@ def register_converters():
     update_registered_converter(MLPRegressor, _ALIASES["MLPRegressor"], _regressor_shapes,
                                 _convert)
     update_registered_converter(Perceptron, _ALIASES["Perceptron"], _perceptron_shapes,
-                                _convert, parser=_parse_perceptron, options=dict(_PERCEPTRON_OPTIONS))
+                                _convert, parser=_parse_perceptron,
+                                options=dict(_PERCEPTRON_OPTIONS))
 
 
 # ---------------------------------------------------------------- the entry point
