@@ -398,6 +398,13 @@ def test_unknown_model_kind_and_activation_are_refused():
         fastmlp.to_onnx(fastmlp.MLP([5, 2]), data(1), options={"zipmap": False})
 
 
+def test_single_class_classifier_is_refused():
+    X = data(20)
+    clf = quiet_fit(fastmlp.MLPClassifier((3,), max_iter=3), X, np.zeros(20))
+    with pytest.raises(ValueError, match=r"fitted on a single class \[0.0\]; ONNX export needs"):
+        fastmlp.to_onnx(clf, X[:1])
+
+
 def test_nocl_gives_class_indices():
     X = data(90)
     y = _labels("multi_str", 90)

@@ -44,6 +44,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess by 
     raise ImportError(_MISSING) from error
 
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from ._names import ACTIVATION_ALIASES
 from .model import MLP
@@ -86,8 +87,6 @@ def _inner_model(estimator):
 class _GraphBuilder:
     """Nodes and initializers of a standalone graph (onnx.helper)."""
 
-    nocl = False
-
     def __init__(self):
         self.nodes = []
         self.initializers = []
@@ -103,13 +102,7 @@ class _GraphBuilder:
 
     def constant(self, hint, array):
         name = self.name(hint)
-        array = np.asarray(array)
-        if array.dtype.kind in "US":
-            tensor = helper.make_tensor(name, TensorProto.STRING, array.shape,
-                                        [str(s).encode("utf-8") for s in array.ravel()])
-        else:
-            tensor = numpy_helper.from_array(array, name)
-        self.initializers.append(tensor)
+        self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
     def node(self, op_type, inputs, hint=None, *, output=None, **attrs):
@@ -122,10 +115,9 @@ class _GraphBuilder:
 class _ContainerBuilder:
     """The same calls, emitted into a skl2onnx converter's container."""
 
-    def __init__(self, scope, container, nocl=False):
+    def __init__(self, scope, container):
         self.scope = scope
         self.container = container
-        self.nocl = nocl
 
     def name(self, hint):
         return self.scope.get_unique_variable_name(hint)
@@ -347,9 +339,11 @@ def _check_sample(X_sample, n_inputs, owner):
 
 # ---------------------------------------------------------------- the estimators
 def _check_fitted(estimator):
-    if "_model" not in estimator.__dict__ or not hasattr(estimator, "coefs_"):
+    try:
+        check_is_fitted(estimator, "coefs_")
+    except NotFittedError:
         raise NotFittedError(f"This {type(estimator).__name__} is not fitted yet: call fit "
-                             "before exporting it to ONNX")
+                             "before exporting it to ONNX") from None
 
 
 def _canonical(name):
@@ -398,12 +392,12 @@ def _is_multilabel(estimator):
     return estimator.out_activation_ == "logistic" and estimator.n_outputs_ > 1
 
 
-def _gather_labels(b, estimator, index):
-    classes, _ = _label_table(estimator, b.nocl)
+def _gather_labels(b, estimator, index, nocl):
+    classes, _ = _label_table(estimator, nocl)
     return b.node("Gather", [b.constant("classes", classes), index], "label", axis=0)
 
 
-def _emit_classifier_heads(b, estimator, net, z, out):
+def _emit_classifier_heads(b, estimator, net, out, nocl):
     """(label, probabilities) as predict / predict_proba compute them."""
     if _is_multilabel(estimator):
         hit = b.node("Greater", [out, _scalar(b, 0.5, net.dtype, "half")], "hit")
@@ -416,12 +410,12 @@ def _emit_classifier_heads(b, estimator, net, z, out):
         index = b.node("Cast", [hit], "index", to=TensorProto.INT64)
         q = b.node("Sub", [_scalar(b, 1, net.dtype, "one"), p], "q")
         probabilities = b.node("Concat", [q, p], "probabilities", axis=1)
-        return _gather_labels(b, estimator, index), probabilities
+        return _gather_labels(b, estimator, index, nocl), probabilities
     index = b.node("ArgMax", [out], "index", axis=1, keepdims=0)
-    return _gather_labels(b, estimator, index), out
+    return _gather_labels(b, estimator, index, nocl), out
 
 
-def _emit_perceptron_label(b, estimator, net, z):
+def _emit_perceptron_label(b, estimator, net, z, nocl):
     """classes_[z > 0] for two classes, classes_[argmax z] otherwise (the decision)."""
     if net.n_outputs == 1:
         hit = b.node("Greater", [_flatten(b, z, "z_flat"), _scalar(b, 0, net.dtype, "zero")],
@@ -429,7 +423,7 @@ def _emit_perceptron_label(b, estimator, net, z):
         index = b.node("Cast", [hit], "index", to=TensorProto.INT64)
     else:
         index = b.node("ArgMax", [z], "index", axis=1, keepdims=0)
-    return _gather_labels(b, estimator, index)
+    return _gather_labels(b, estimator, index, nocl)
 
 
 def _input_dtype(variable):
@@ -443,16 +437,16 @@ def _convert(scope, operator, container):
     estimator = operator.raw_operator
     net = _network_of_estimator(estimator)
     nocl = not isinstance(estimator, MLPRegressor) and _nocl(scope, estimator)
-    b = _ContainerBuilder(scope, container, nocl)
+    b = _ContainerBuilder(scope, container)
     x = operator.inputs[0]
     z, out = net.emit(b, x.full_name, _input_dtype(x))
     names = [v.full_name for v in operator.outputs]
     if isinstance(estimator, Perceptron):
-        results = [_emit_perceptron_label(b, estimator, net, z)]
+        results = [_emit_perceptron_label(b, estimator, net, z, nocl)]
     elif isinstance(estimator, MLPRegressor):
         results = [out]
     else:
-        results = list(_emit_classifier_heads(b, estimator, net, z, out))
+        results = list(_emit_classifier_heads(b, estimator, net, out, nocl))
     for produced, name in zip(results, names):
         b.node("Identity", [produced], output=name)
 
