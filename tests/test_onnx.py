@@ -437,13 +437,13 @@ def _python(script):
 def test_import_fastmlp_does_not_import_onnx():
     out = _python("""
         import sys, fastmlp
-        print(">", "onnx" in sys.modules, "skl2onnx" in sys.modules)
+        print(">", "onnx" in sys.modules, "skl2onnx" in sys.modules, "to_onnx" in dir(fastmlp))
         to_onnx = fastmlp.to_onnx
         import fastmlp.onnx
         print(">", "onnx" in sys.modules, to_onnx is fastmlp.onnx.to_onnx,
               "to_onnx" in fastmlp.__all__)
     """)
-    assert out == ["False False", "True True True"]
+    assert out == ["False False True", "True True True"]
 
 
 def test_missing_onnx_gives_one_clear_line():
@@ -491,3 +491,18 @@ def test_multilabel_zipmap():
     proba = clf.predict_proba(X)
     np.testing.assert_allclose([[row[j] for j in range(3)] for row in got["output_probability"]],
                                proba, **TOL)
+
+
+@pytest.mark.parametrize("input_dtype", [np.uint8, np.int64, np.bool_])
+def test_estimators_take_integer_input(input_dtype):
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 2 if input_dtype == np.bool_ else 200, size=(80, 6)).astype(input_dtype)
+    clf = quiet_fit(fastmlp.LogisticRegression(normalize="minmax"), X, _labels("multi_str", 80))
+    onnx_model = fastmlp.to_onnx(clf, X[:1], options={"zipmap": False})
+    got = run(onnx_model, X)
+    np.testing.assert_array_equal(got["label"], clf.predict(X))
+    np.testing.assert_allclose(got["probabilities"], clf.predict_proba(X), **TOL)
+    reg = quiet_fit(fastmlp.MLPRegressor(hidden_layer_sizes=(4,), max_iter=10, random_state=0,
+                                         normalize="zscore"), X, X[:, 0] * 0.01)
+    got = run(fastmlp.to_onnx(reg, X[:1]), X)
+    np.testing.assert_allclose(got["variable"].ravel(), reg.predict(X), **TOL)

@@ -55,3 +55,7 @@ def __getattr__(name):
             """Stands in for fastmlp.onnx.to_onnx while onnx or skl2onnx is missing."""
             raise ImportError(str(missing)) from missing
     return to_onnx
+
+
+def __dir__():
+    return sorted(set(globals()) | {"to_onnx"})
