@@ -35,4 +35,25 @@ __all__ = [
     "set_num_threads",
     "ModelBusyError",
     "TrainingDivergedError",
+    # ONNX export (fastmlp[onnx]), imported on first use
+    "to_onnx",
 ]
+
+
+def __getattr__(name):
+    """`fastmlp.to_onnx` imports fastmlp.onnx (and so onnx) on first use only."""
+    if name != "to_onnx":
+        raise AttributeError(f"module 'fastmlp' has no attribute {name!r}")
+    try:
+        from .onnx import to_onnx
+    except ImportError as error:
+        missing = error
+
+        def to_onnx(model, X_sample, **kwargs):
+            """Stands in for fastmlp.onnx.to_onnx while onnx or skl2onnx is missing."""
+            raise ImportError(str(missing)) from missing
+    return to_onnx
+
+
+def __dir__():
+    return sorted(set(globals()) | {"to_onnx"})
