@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from collections.abc import Sequence
+from typing import Any, Callable, Optional, Union
+
+from numpy.typing import ArrayLike, NDArray
+
 from . import _core
 from ._batching import resolve_batch_size
 from ._engine import EpochHooks, Optimizer, TrainingData, run_epochs
@@ -67,8 +72,10 @@ class MLP:
     dtype : 'float32' (training) or 'float64' (gradient checks).
     """
 
-    def __init__(self, layer_sizes, activation="relu", output="softmax", *, loss=None,
-                 slope=0.01, init=None, normalize=None, seed=None, dtype="float32"):
+    def __init__(self, layer_sizes: Sequence[int], activation: Union[str, Sequence[str]] = "relu",
+                 output: str = "softmax", *, loss: Optional[str] = None, slope: float = 0.01,
+                 init: Optional[str] = None, normalize: Optional[str] = None,
+                 seed: Any = None, dtype: Union[str, type, np.dtype] = "float32") -> None:
         sizes = [check_positive_int(s, "every layer size") for s in layer_sizes]
         if len(sizes) < 2:
             raise ValueError(
@@ -108,35 +115,35 @@ class MLP:
 
     # ------------------------------------------------------------ structure
     @property
-    def n_layers(self):
+    def n_layers(self) -> int:
         """L, the number of layers with weights."""
         return len(self.layer_sizes) - 1
 
     @property
-    def n_inputs(self):
+    def n_inputs(self) -> int:
         return self.layer_sizes[0]
 
     @property
-    def n_outputs(self):
+    def n_outputs(self) -> int:
         return self.layer_sizes[-1]
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         return int(self._net.num_params)
 
     @property
-    def params(self):
+    def params(self) -> NDArray[Any]:
         """All parameters as one flat view: W[1], b[1], W[2], b[2], ..."""
         return self._net.params
 
     @property
-    def W(self):
+    def W(self) -> list[NDArray[Any]]:
         """[W[1], ..., W[L]], each a writable (inputs x outputs) view."""
         flat = self._net.params
         return [self._weight_view(flat, l) for l in range(self.n_layers)]
 
     @property
-    def b(self):
+    def b(self) -> list[NDArray[Any]]:
         """[b[1], ..., b[L]], each a writable view."""
         flat = self._net.params
         return [self._bias_view(flat, l) for l in range(self.n_layers)]
@@ -158,7 +165,7 @@ class MLP:
             self.b[l][...] = 0.0
         self._net.reset_optimizer()
 
-    def summary(self, print_fn=print):
+    def summary(self, print_fn: Optional[Callable[[str], Any]] = print) -> str:
         """Each layer's shapes and parameter count, and the total."""
         rows = [("layer", "W shape", "b shape", "activation", "params")]
         for l in range(self.n_layers):
@@ -200,7 +207,7 @@ class MLP:
         return np.ascontiguousarray(y, dtype=self.dtype)
 
     # ------------------------------------------------------------ forward
-    def forward(self, X, return_all=False):
+    def forward(self, X: ArrayLike, return_all: bool = False) -> Any:
         """The output a[L]; with return_all, the lists ([z[1..L]], [a[1..L]])."""
         Xn = self._features(X)
         if return_all:
@@ -210,11 +217,11 @@ class MLP:
         check_finite_output(out, Xn)
         return out
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[Any]:
         """The output layer's activation: class probabilities for softmax and sigmoid."""
         return self.forward(X)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Class indices (softmax), 0/1 labels (sigmoid, step) or values (regression)."""
         return self._decide(self.forward(X))
 
@@ -227,7 +234,7 @@ class MLP:
             return labels[:, 0] if self.n_outputs == 1 else labels
         return out[:, 0] if self.n_outputs == 1 else out
 
-    def score(self, X, y):
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Accuracy for classifiers (exact match for multi-label); R^2 for regression."""
         return self._score_output(self.forward(X), y)
 
@@ -243,7 +250,8 @@ class MLP:
         from sklearn.metrics import r2_score
         return float(r2_score(y, predicted))
 
-    def loss(self, X, y, *, sample_weight=None, l2=0.0):
+    def loss(self, X: ArrayLike, y: ArrayLike, *, sample_weight: Optional[ArrayLike] = None,
+             l2: float = 0.0) -> float:
         """Mean loss on (X, y), with the penalty 0.5 l2 ||W||^2 / n."""
         Xn = self._features(X)
         w = self._weights(sample_weight, Xn.shape[0])
@@ -251,7 +259,8 @@ class MLP:
                                   check_non_negative_float(l2, "l2"))
 
     @one_trainer_at_a_time
-    def gradients(self, X, y, *, sample_weight=None, l2=0.0):
+    def gradients(self, X: ArrayLike, y: ArrayLike, *, sample_weight: Optional[ArrayLike] = None,
+                  l2: float = 0.0) -> tuple[float, list[NDArray[Any]], list[NDArray[Any]]]:
         """(loss, [dW[1..L]], [db[1..L]]) of the mean loss on a batch, by backpropagation."""
         Xn = self._features(X)
         w = self._weights(sample_weight, Xn.shape[0])
@@ -270,32 +279,36 @@ class MLP:
     # What the estimators and the training engine use: inputs already checked,
     # normalized and converted to C-contiguous arrays of the model's dtype.
     # Nothing outside this class touches the native network.
-    def prepare_features(self, X):
+    def prepare_features(self, X: NDArray[Any]) -> NDArray[Any]:
         """Checked features -> normalized C-contiguous rows of the model's dtype."""
         return self.normalizer.transform(X, self.dtype)
 
-    def output_prepared(self, Xn):
+    def output_prepared(self, Xn: NDArray[Any]) -> NDArray[Any]:
         """The output layer's activation on prepared rows (no finiteness check)."""
         return self._net.predict(Xn)
 
-    def logits_prepared(self, Xn):
+    def logits_prepared(self, Xn: NDArray[Any]) -> NDArray[Any]:
         """z of the output layer on prepared rows."""
         zs, _ = self._net.forward_all(Xn)
         return zs[-1]
 
-    def loss_prepared(self, Xn, Y, w=None, l2=0.0):
+    def loss_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: Optional[NDArray[Any]] = None,
+                      l2: float = 0.0) -> float:
         """Mean loss (and penalty) on prepared rows and encoded targets."""
         return float(self._net.loss(Xn, Y, w, l2))
 
-    def gradients_prepared(self, Xn, Y, w=None, l2=0.0):
+    def gradients_prepared(self, Xn: NDArray[Any], Y: NDArray[Any],
+                           w: Optional[NDArray[Any]] = None,
+                           l2: float = 0.0) -> tuple[float, NDArray[Any]]:
         """(loss, flat gradient) on prepared rows: a view of the native buffer,
         valid until the next native call; copy it to keep it."""
         with exclusive(self, "gradients"):
             loss = self._net.gradients(Xn, Y, w, l2)
             return float(loss), self._net.grads
 
-    def train_epoch_prepared(self, Xn, Y, w, order, batch_size, optimizer: Optimizer,
-                             l2=0.0, *, freeze_bias=False):
+    def train_epoch_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: Optional[NDArray[Any]],
+                             order: NDArray[np.int64], batch_size: int, optimizer: Optimizer,
+                             l2: float = 0.0, *, freeze_bias: bool = False) -> dict[str, Any]:
         """One native epoch over rows `order` of prepared data (see `_engine`)."""
         args = (batch_size, optimizer.name, optimizer.learning_rate, optimizer.momentum,
                 optimizer.beta_1, optimizer.beta_2, optimizer.epsilon, l2)
@@ -312,15 +325,15 @@ class MLP:
                                          order, batch_size, on_chunk=zero_biases,
                                          target_chunks=n_batches)
 
-    def reset_optimizer(self):
+    def reset_optimizer(self) -> None:
         """Zero the optimizer state (velocities, Adam moments, step count)."""
         self._net.reset_optimizer()
 
-    def offsets(self, l):
+    def offsets(self, l: int) -> tuple[int, int]:
         """(start of W[l], start of b[l]) in `params` (0-based layer l)."""
         return int(self._net.w_offset(l)), int(self._net.b_offset(l))
 
-    def bias_mask(self):
+    def bias_mask(self) -> NDArray[np.float64]:
         """float64 ones over params, zeros on every bias."""
         mask = np.ones(self.n_params)
         for l in range(self.n_layers):
@@ -330,10 +343,15 @@ class MLP:
 
     # ------------------------------------------------------------ training
     @one_trainer_at_a_time
-    def fit(self, X, y, *, epochs=10, batch_size=32, optimizer="sgd", learning_rate=0.01,
-            momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, l2=0.0, shuffle=True,
-            sample_weight=None, validation_data=None, train_metrics=False, verbose=False,
-            callbacks=(), progress="auto", track_gradients=False):
+    def fit(self, X: ArrayLike, y: ArrayLike, *, epochs: int = 10,
+            batch_size: Optional[int] = 32, optimizer: str = "sgd",
+            learning_rate: float = 0.01, momentum: float = 0.9, beta_1: float = 0.9,
+            beta_2: float = 0.999, epsilon: float = 1e-8, l2: float = 0.0,
+            shuffle: bool = True, sample_weight: Optional[ArrayLike] = None,
+            validation_data: Optional[tuple[ArrayLike, ArrayLike]] = None,
+            train_metrics: bool = False, verbose: bool = False,
+            callbacks: Sequence[Callable[[MLP, dict[str, Any]], Any]] = (),
+            progress: str = "auto", track_gradients: bool = False) -> MLP:
         """Train from the current weights.
 
         batch_size: None = full batch, 1 = stochastic, k = mini-batches of k.
@@ -384,7 +402,7 @@ class MLP:
         _, flat = self.gradients_prepared(Xn, Y, None, l2)
         return [float(np.linalg.norm(self._weight_view(flat, l))) for l in range(self.n_layers)]
 
-    def activations_for(self, X):
+    def activations_for(self, X: ArrayLike) -> list[dict[str, Any]]:
         """Every layer's pre-activation z[l] and activation a[l] on a batch X.
 
         Returns a list with one dict per layer l = 1..L: {'layer': l,
@@ -468,7 +486,7 @@ def _gradient_sample(Xn, Y, seed, max_rows=256):
     return np.ascontiguousarray(Xn[rows]), np.ascontiguousarray(Y[rows])
 
 
-def format_metrics(metrics):
+def format_metrics(metrics: dict[str, Any]) -> str:
     """One progress line: 'epoch   3  loss 0.1234  train 0.9712  val 0.9650  1.23 s'."""
     parts = [f"epoch {metrics['epoch']:3d}", f"loss {metrics['loss']:.4f}"]
     if "train_score" in metrics:
