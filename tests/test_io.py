@@ -26,7 +26,7 @@ def trained():
 
 def _split(blob):
     """(header dict, data bytes) of a valid file."""
-    _, _, header_bytes, _, _ = model_io._PREAMBLE.unpack(blob[:24])
+    _, _, header_bytes, _, _ = model_io.PREAMBLE.unpack(blob[:24])
     return json.loads(blob[24:24 + header_bytes]), blob[24 + header_bytes:]
 
 
@@ -109,7 +109,7 @@ def test_failed_save_keeps_the_old_file(tmp_path, trained, monkeypatch):
     def broken_fsync(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(model_io.os, "fsync", broken_fsync)
+    monkeypatch.setattr(model_io.container.os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
         fastmlp.save(fastmlp.MLP([4, 3], seed=9), path)
     assert path.read_bytes() == before
@@ -119,7 +119,7 @@ def test_failed_save_keeps_the_old_file(tmp_path, trained, monkeypatch):
 def test_save_fsyncs_file_and_directory(tmp_path, trained, monkeypatch):
     calls = []
     real_fsync = os.fsync
-    monkeypatch.setattr(model_io.os, "fsync", lambda fd: (calls.append(fd), real_fsync(fd)))
+    monkeypatch.setattr(model_io.container.os, "fsync", lambda fd: (calls.append(fd), real_fsync(fd)))
     fastmlp.save(trained[0], tmp_path / "m")
     assert len(calls) == 2
 
@@ -164,7 +164,7 @@ def test_newer_format_version(tmp_path, trained):
 
 
 def test_oversized_header_is_refused_before_reading(tmp_path, monkeypatch):
-    blob = model_io._PREAMBLE.pack(model_io.MAGIC, 1, model_io.MAX_HEADER_BYTES + 1, 0, 0)
+    blob = model_io.PREAMBLE.pack(model_io.MAGIC, 1, model_io.MAX_HEADER_BYTES + 1, 0, 0)
     with pytest.raises(ValueError, match="exceeds the 16777216-byte limit"):
         _load_bytes(tmp_path, blob + b"{}")
 
@@ -243,7 +243,7 @@ def test_header_that_is_not_a_json_object(tmp_path, text):
 
 def _raw_file(text, data=b""):
     padding = b" " * (-(24 + len(text)) % 64)
-    return model_io._PREAMBLE.pack(model_io.MAGIC, 1, len(text + padding),
+    return model_io.PREAMBLE.pack(model_io.MAGIC, 1, len(text + padding),
                                    zlib.crc32(text + padding), zlib.crc32(data)) + text + padding + data
 
 
