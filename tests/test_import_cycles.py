@@ -141,7 +141,8 @@ def graph():
 
 def test_the_graph_covers_the_package(graph):
     # A parser that missed the imports would find no cycle anywhere.
-    assert {"fastmlp", "fastmlp.model", "fastmlp.io", "fastmlp.io.container", "fastmlp.cli"} <= set(graph)
+    assert {"fastmlp", "fastmlp.model", "fastmlp.io", "fastmlp.io.container",
+            "fastmlp.cli"} <= set(graph)
     assert "fastmlp.model" in graph["fastmlp.io.kinds"]
     assert "fastmlp.io" in graph["fastmlp"]
     assert "fastmlp.io" in graph["fastmlp.cli"]  # imported inside functions

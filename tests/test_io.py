@@ -411,6 +411,25 @@ def test_tampered_estimator_records(tmp_path, edit, message):
         _load_bytes(tmp_path, _repack(header, data))
 
 
+def test_public_names_keep_working():
+    assert fastmlp.save is model_io.save and fastmlp.load is model_io.load
+    assert fastmlp.ModelFileError is model_io.ModelFileError
+    assert issubclass(model_io.ModelFileError, ValueError)
+    assert model_io.FORMAT_VERSION == 1
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_weights_the_user_replaced_are_what_the_file_holds():
+    X, cases = _estimator_cases()
+    estimator, y = cases[0]
+    estimator.fit(X, y)
+    replaced = np.full_like(estimator.coefs_[0], 0.25)
+    estimator.coefs_[0] = replaced
+    loaded = model_io.loads(model_io.dumps(estimator))
+    np.testing.assert_array_equal(loaded.coefs_[0], replaced)
+    np.testing.assert_array_equal(loaded.predict_proba(X), estimator.predict_proba(X))
+
+
 def test_unfitted_estimator_cannot_be_saved(tmp_path):
     with pytest.raises(ValueError, match="not fitted yet"):
         fastmlp.save(fastmlp.MLPClassifier(), tmp_path / "e.fmlp")

@@ -19,7 +19,9 @@ from . import container, kinds, records
 from .container import ARRAY_ALIGNMENT, FORMAT_VERSION, MAGIC, MAX_HEADER_BYTES, PREAMBLE, assemble
 from .errors import ModelFileError
 
-__all__ = ["ModelFileError", "dumps", "load", "loads", "save"]
+__all__ = ["ModelFileError", "dumps", "load", "loads", "save",
+           # the container's constants and framing, for tools that inspect files
+           "ARRAY_ALIGNMENT", "FORMAT_VERSION", "MAGIC", "MAX_HEADER_BYTES", "PREAMBLE", "assemble"]
 
 
 def save(model, path):

@@ -24,7 +24,8 @@ def get_field(mapping, key, kind, where):
     if kind is int:
         ok = is_int(value)
     elif kind is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and math.isfinite(value))
     else:
         ok = isinstance(value, kind)
     if not ok:

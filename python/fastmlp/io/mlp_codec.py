@@ -63,7 +63,8 @@ class MLPCodec:
                 f"got {activations!r:.80}")
         dtype = get_field(config, "dtype", str, _WHERE)
         if dtype not in ("float32", "float64"):
-            raise ModelFileError(f"{_WHERE}: dtype must be 'float32' or 'float64', got {dtype!r:.40}")
+            raise ModelFileError(
+                f"{_WHERE}: dtype must be 'float32' or 'float64', got {dtype!r:.40}")
         # Checked before any network exists: the parameter count follows from
         # layer_sizes and the file's own bytes bound the params array, so a
         # tampered layer_sizes cannot make us allocate more than the file holds.
@@ -90,7 +91,8 @@ class MLPCodec:
             raise ModelFileError(f"{_WHERE}: invalid MLP config: {error}") from None
         model.params[...] = params
         if normalize is not None:
-            offset, scale = (_array(record, name, (sizes[0],), "<f4") for name in _NORMALIZER_ARRAYS)
+            offset, scale = (_array(record, name, (sizes[0],), "<f4")
+                             for name in _NORMALIZER_ARRAYS)
             model.normalizer.set_state(offset.copy(), scale.copy())
         return model
 

@@ -70,7 +70,8 @@ def _decode(record, arrays, codecs, used, where):
     kind = get_field(record, "kind", str, where)
     if kind not in codecs:
         raise ModelFileError(
-            f"{where}: unknown model kind {kind!r:.60}: expected one of {', '.join(sorted(codecs))}")
+            f"{where}: unknown model kind {kind!r:.60}: expected one of "
+            f"{', '.join(sorted(codecs))}")
     config = get_field(record, "config", dict, where)
     attributes = get_field(record, "attributes", dict, where)
     names = get_field(record, "arrays", dict, where)

@@ -6,7 +6,6 @@ attribute holds, so a tampered file cannot hand an estimator a string where
 it counts epochs.
 """
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -37,10 +36,8 @@ def _is_reals(value):
 
 
 COUNT = Expected("a non-negative integer", lambda v: is_int(v) and v >= 0)
-FLAG = Expected("true or false", lambda v: isinstance(v, bool))
 NAME = Expected("a string", lambda v: isinstance(v, str))
 REAL = Expected("a number", _is_real)
-FINITE_REAL = Expected("a finite number", lambda v: _is_real(v) and math.isfinite(v))
 REAL_OR_NONE = Expected("a number or null", lambda v: v is None or _is_real(v))
 REALS = Expected("a list of numbers", _is_reals)
 REALS_OR_NONE = Expected("a list of numbers or null", lambda v: v is None or _is_reals(v))
