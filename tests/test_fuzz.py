@@ -172,7 +172,7 @@ def _paths(value, prefix=()):
 
 
 def _header_and_data(blob):
-    length = model_io._PREAMBLE.unpack(blob[:24])[2]
+    length = model_io.PREAMBLE.unpack(blob[:24])[2]
     header = json.loads(blob[24:24 + length])
     return header, blob[24 + length:], [p for p in _paths(header) if p]
 

@@ -1,4 +1,5 @@
-"""fastmlp.save / fastmlp.load: round trips, atomic writes, and every kind of bad file."""
+"""fastmlp.save / fastmlp.load: round trips, the container on its own, atomic writes,
+every kind of bad file, and the attributes each estimator kind saves."""
 
 import json
 import os
@@ -10,6 +11,8 @@ import pytest
 
 import fastmlp
 from fastmlp import io as model_io
+from fastmlp.io import container
+from fastmlp.io.saved_attributes import OLD_FILE_ATTRIBUTES, RESET_ON_LOAD, SAVED_ATTRIBUTES
 
 
 def _data(n=60, features=4, classes=3, seed=0):
@@ -26,7 +29,7 @@ def trained():
 
 def _split(blob):
     """(header dict, data bytes) of a valid file."""
-    _, _, header_bytes, _, _ = model_io._PREAMBLE.unpack(blob[:24])
+    _, _, header_bytes, _, _ = container.PREAMBLE.unpack(blob[:24])
     return json.loads(blob[24:24 + header_bytes]), blob[24 + header_bytes:]
 
 
@@ -89,6 +92,51 @@ def test_saving_something_else_is_a_type_error(tmp_path):
         fastmlp.save({"not": "a model"}, tmp_path / "x")
 
 
+# --------------------------------------------------------------- the container alone
+
+def test_container_round_trips_content_it_knows_nothing_about():
+    arrays = {"a": np.arange(5, dtype=np.int64), "b": np.ones((2, 3), dtype=np.float32),
+              "c": np.array([], dtype=np.float64)}
+    blob = container.pack({"anything": {"x": [1, "two"]}}, arrays)
+    assert blob[:8] == container.MAGIC
+    header, read = container.unpack(blob)
+    assert header["anything"] == {"x": [1, "two"]}
+    assert set(read) == set(arrays)
+    for name, array in arrays.items():
+        assert read[name].dtype == array.dtype.newbyteorder("<")
+        np.testing.assert_array_equal(read[name], array)
+        assert not read[name].flags.writeable  # views into the file's bytes
+        assert header["arrays"][name]["offset"] % container.ARRAY_ALIGNMENT == 0
+    assert (container.PREAMBLE.size + container.PREAMBLE.unpack(blob[:24])[2]) % 64 == 0
+
+
+def test_container_stores_big_endian_arrays_little_endian():
+    blob = container.pack({}, {"x": np.arange(3, dtype=">f8")})
+    _, read = container.unpack(blob)
+    assert read["x"].dtype.str == "<f8" and read["x"].tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("content, arrays, error, message", [
+    ({"arrays": {}}, {}, ValueError, r"fields \['arrays'\] belong to the container"),
+    ({}, {"x": np.zeros(2, dtype=np.int32)}, TypeError, "expected float32, float64 or int64"),
+    ({}, {"x": np.array(["a"])}, TypeError, "has dtype <U1"),
+])
+def test_container_refuses_what_it_cannot_write(content, arrays, error, message):
+    with pytest.raises(error, match=message):
+        container.pack(content, arrays)
+
+
+def test_header_nesting_is_limited():
+    deep = json.loads("[" * (container.MAX_HEADER_DEPTH + 1) + "]" * (container.MAX_HEADER_DEPTH + 1))
+    blob = container.assemble({"format": "fastmlp", "arrays": {}, "data_nbytes": 0, "x": deep}, b"")
+    with pytest.raises(fastmlp.ModelFileError, match="nests values too deeply: more than 64"):
+        container.unpack(blob)
+    ok = json.loads("[" * 60 + "]" * 60)
+    header, _ = container.unpack(
+        container.assemble({"format": "fastmlp", "arrays": {}, "data_nbytes": 0, "x": ok}, b""))
+    assert header["x"] == ok
+
+
 # --------------------------------------------------------------- atomic writes
 
 def test_save_replaces_atomically_and_leaves_no_temp_file(tmp_path, trained):
@@ -109,7 +157,7 @@ def test_failed_save_keeps_the_old_file(tmp_path, trained, monkeypatch):
     def broken_fsync(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(model_io.os, "fsync", broken_fsync)
+    monkeypatch.setattr(container.os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
         fastmlp.save(fastmlp.MLP([4, 3], seed=9), path)
     assert path.read_bytes() == before
@@ -119,9 +167,18 @@ def test_failed_save_keeps_the_old_file(tmp_path, trained, monkeypatch):
 def test_save_fsyncs_file_and_directory(tmp_path, trained, monkeypatch):
     calls = []
     real_fsync = os.fsync
-    monkeypatch.setattr(model_io.os, "fsync", lambda fd: (calls.append(fd), real_fsync(fd)))
+    monkeypatch.setattr(container.os, "fsync", lambda fd: (calls.append(fd), real_fsync(fd)))
     fastmlp.save(trained[0], tmp_path / "m")
     assert len(calls) == 2
+
+
+def test_saved_file_mode_follows_the_umask(tmp_path, trained):
+    previous = os.umask(0o027)
+    try:
+        fastmlp.save(trained[0], tmp_path / "m")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "m").stat().st_mode & 0o777 == 0o640
 
 
 # --------------------------------------------------------------- bad files
@@ -134,7 +191,7 @@ def _load_bytes(tmp_path, blob):
 
 def _repack(header, data):
     """A file with the given header and data and correct checksums."""
-    return model_io.assemble(header, data)
+    return container.assemble(header, data)
 
 
 @pytest.mark.parametrize("cut", [0, 5, 23, 24, 100, -1, -50])
@@ -158,13 +215,13 @@ def test_wrong_magic(tmp_path, trained):
 
 def test_newer_format_version(tmp_path, trained):
     blob = bytearray(model_io.dumps(trained[0]))
-    struct.pack_into("<I", blob, 8, model_io.FORMAT_VERSION + 1)
+    struct.pack_into("<I", blob, 8, container.FORMAT_VERSION + 1)
     with pytest.raises(ValueError, match="format version 2 is newer.*upgrade fastmlp"):
         _load_bytes(tmp_path, bytes(blob))
 
 
 def test_oversized_header_is_refused_before_reading(tmp_path, monkeypatch):
-    blob = model_io._PREAMBLE.pack(model_io.MAGIC, 1, model_io.MAX_HEADER_BYTES + 1, 0, 0)
+    blob = container.PREAMBLE.pack(container.MAGIC, 1, container.MAX_HEADER_BYTES + 1, 0, 0)
     with pytest.raises(ValueError, match="exceeds the 16777216-byte limit"):
         _load_bytes(tmp_path, blob + b"{}")
 
@@ -222,6 +279,8 @@ TAMPERINGS = {
     "missing field": (lambda h: h["root"].pop("config"), "missing field 'config'"),
     "wrong format tag": (lambda h: h.update(format="other"), "'format' must be 'fastmlp'"),
     "data size lie": (lambda h: h.update(data_nbytes=h["data_nbytes"] + 64), "truncated file"),
+    "attributes on an MLP": (lambda h: h["root"]["attributes"].update(history_={}),
+                             "an MLP record has no attributes"),
     "seed wrong type": (lambda h: h["root"]["config"].update(seed="1"), "seed must be an integer"),
     "slope a string": (lambda h: h["root"]["config"].update(slope="0.01"), "'slope' must be a number"),
 }
@@ -243,7 +302,7 @@ def test_header_that_is_not_a_json_object(tmp_path, text):
 
 def _raw_file(text, data=b""):
     padding = b" " * (-(24 + len(text)) % 64)
-    return model_io._PREAMBLE.pack(model_io.MAGIC, 1, len(text + padding),
+    return container.PREAMBLE.pack(container.MAGIC, 1, len(text + padding),
                                    zlib.crc32(text + padding), zlib.crc32(data)) + text + padding + data
 
 
@@ -323,6 +382,25 @@ def _estimator_blob():
     (lambda h: h["root"]["config"].update(bogus=1), "parameters must be"),
     (lambda h: h["root"].pop("model"), "needs a nested MLP record"),
     (lambda h: h["root"]["attributes"]["classes_"].update(shape=[7]), r"shape \[7\] does not hold 3 items"),
+    (lambda h: h["root"]["attributes"].update(_scratch=1), "attribute '_scratch' cannot be restored"),
+    (lambda h: h.update(root={"kind": "MLP", "config": h["root"]["model"]["config"], "attributes": {},
+                              "arrays": {}, "model": h["root"]["model"]}),
+     "an MLP record holds no nested model"),
+    (lambda h: h["root"]["attributes"].update(
+        feature_names_in_={"__list_array__": ["a"], "shape": [1], "dtype": "object"}),
+     "feature_names_in_ names 1 features, but the saved network has 4 inputs"),
+    (lambda h: h["root"]["attributes"].pop("_rng"), r"needs the attributes \['_rng'\]"),
+    (lambda h: h["root"]["attributes"].update(n_iter_="5"), "'n_iter_' must be a non-negative integer"),
+    (lambda h: h["root"]["attributes"].update(t_=True), "'t_' must be a non-negative integer"),
+    (lambda h: h["root"]["attributes"].update(loss_curve_=[1.0, "x"]), "must be a list of numbers"),
+    (lambda h: h["root"]["attributes"].update(_rng=7), "'_rng' must be a numpy Generator"),
+    (lambda h: h["root"]["attributes"].update(n_features_in_=9),
+     "'n_features_in_' is 9, but the saved network has 4"),
+    (lambda h: h["root"]["attributes"].update(n_outputs_=1), "'n_outputs_' is 1"),
+    (lambda h: h["root"]["attributes"]["classes_"].update(__list_array__=["cat", "dog", "yak"]),
+     "classes_ and the label binarizer's classes differ"),
+    (lambda h: h["root"]["attributes"]["_label_binarizer"]["__label_binarizer__"].pop("y_type_"),
+     "a label binarizer needs exactly"),
 ])
 def test_tampered_estimator_records(tmp_path, edit, message):
     header, data = _split(_estimator_blob())
@@ -333,6 +411,130 @@ def test_tampered_estimator_records(tmp_path, edit, message):
         _load_bytes(tmp_path, _repack(header, data))
 
 
+def test_public_names_keep_working():
+    assert fastmlp.save is model_io.save and fastmlp.load is model_io.load
+    assert fastmlp.ModelFileError is model_io.ModelFileError
+    assert issubclass(model_io.ModelFileError, ValueError)
+    assert model_io.FORMAT_VERSION == 1
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_weights_the_user_replaced_are_what_the_file_holds():
+    X, cases = _estimator_cases()
+    estimator, y = cases[0]
+    estimator.fit(X, y)
+    replaced = np.full_like(estimator.coefs_[0], 0.25)
+    estimator.coefs_[0] = replaced
+    loaded = model_io.loads(model_io.dumps(estimator))
+    np.testing.assert_array_equal(loaded.coefs_[0], replaced)
+    np.testing.assert_array_equal(loaded.predict_proba(X), estimator.predict_proba(X))
+
+
 def test_unfitted_estimator_cannot_be_saved(tmp_path):
     with pytest.raises(ValueError, match="not fitted yet"):
         fastmlp.save(fastmlp.MLPClassifier(), tmp_path / "e.fmlp")
+
+
+def _attributes_in_file(blob):
+    return set(_split(blob)[0]["root"]["attributes"])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("case", range(5))
+def test_an_estimator_file_holds_exactly_its_kinds_listed_attributes(case):
+    X, cases = _estimator_cases()
+    estimator, y = cases[case]
+    estimator.fit(X, y)
+    estimator._not_on_any_list = 1
+    estimator.something_fitted_ = 2
+    kind = type(estimator).__name__
+    listed = {entry.name for entry in SAVED_ATTRIBUTES[kind]}
+    required = {entry.name for entry in SAVED_ATTRIBUTES[kind] if entry.required}
+    blob = model_io.dumps(estimator)
+    held = _attributes_in_file(blob)
+    assert required | set(RESET_ON_LOAD) <= held <= listed | set(RESET_ON_LOAD)
+    # Whatever the estimator has of its list is saved, and nothing else of it.
+    assert held - set(RESET_ON_LOAD) == listed & set(vars(estimator))
+    loaded = model_io.loads(blob)
+    assert not hasattr(loaded, "_not_on_any_list") and not hasattr(loaded, "something_fitted_")
+    for name in held - set(RESET_ON_LOAD) - {"_rng", "_label_binarizer"}:
+        expected, got = getattr(estimator, name), getattr(loaded, name)
+        if isinstance(expected, np.ndarray):
+            np.testing.assert_array_equal(got, expected)
+        else:
+            assert got == expected or (expected != expected and got != got), name
+    assert loaded._rng.bit_generator.state == estimator._rng.bit_generator.state
+
+
+def test_every_kind_has_a_list_and_no_list_names_a_derived_attribute():
+    assert set(SAVED_ATTRIBUTES) == {"MLPClassifier", "MLPRegressor", "LogisticRegression",
+                                     "Perceptron"}
+    for kind, entries in SAVED_ATTRIBUTES.items():
+        names = [entry.name for entry in entries]
+        assert len(names) == len(set(names)), kind
+        # Views of the weights are rebuilt from the MLP, never stored twice.
+        assert not {"coefs_", "intercepts_", "coef_", "intercept_", "_model"} & set(names), kind
+        assert not (set(names) & OLD_FILE_ATTRIBUTES), kind
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("case", range(5))
+def test_warm_start_after_loading_trains_exactly_as_without_the_round_trip(case):
+    X, cases = _estimator_cases()
+    estimator, y = cases[case]
+    estimator.set_params(warm_start=True)
+    estimator.fit(X, y)
+    loaded = model_io.loads(model_io.dumps(estimator))
+    estimator.fit(X, y)
+    loaded.fit(X, y)
+    for a, b in zip(loaded.coefs_ + loaded.intercepts_, estimator.coefs_ + estimator.intercepts_):
+        assert a.tobytes() == b.tobytes()
+    assert loaded.n_iter_ == estimator.n_iter_ and loaded.t_ == estimator.t_
+    assert getattr(loaded, "loss_curve_", None) == getattr(estimator, "loss_curve_", None)
+
+
+def test_partial_fit_after_loading_continues_the_counts():
+    X, cases = _estimator_cases()
+    estimator, y = cases[0]
+    estimator.partial_fit(X, y, classes=np.unique(y))
+    loaded = model_io.loads(model_io.dumps(estimator))
+    loaded.partial_fit(X, y)
+    assert loaded.t_ == 2 * len(X)
+    assert len(loaded.loss_curve_) == 2
+    assert loaded.loss_curve_[0] == estimator.loss_curve_[0]
+
+
+def test_feature_names_are_saved():
+    pandas = pytest.importorskip("pandas")
+    X, cases = _estimator_cases()
+    frame = pandas.DataFrame(X, columns=["a", "b", "c", "d"])
+    estimator = fastmlp.LogisticRegression().fit(frame, np.arange(60) % 3)
+    loaded = model_io.loads(model_io.dumps(estimator))
+    assert loaded.feature_names_in_.tolist() == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(loaded.predict(frame), estimator.predict(frame))
+
+
+def test_feature_names_in_a_file_are_restored():
+    header, data = _split(_estimator_blob())
+    header["root"]["attributes"]["feature_names_in_"] = {
+        "__list_array__": ["a", "b", "c", "d"], "shape": [4], "dtype": "object"}
+    loaded = model_io.loads(_repack(header, data))
+    assert loaded.feature_names_in_.dtype == object
+    assert loaded.feature_names_in_.tolist() == ["a", "b", "c", "d"]
+
+
+def test_a_parameter_the_file_does_not_name_keeps_its_default():
+    # So a file from before a parameter existed still loads.
+    header, data = _split(_estimator_blob())
+    del header["root"]["config"]["n_threads"], header["root"]["config"]["alpha"]
+    loaded = model_io.loads(_repack(header, data))
+    assert loaded.n_threads is None and loaded.alpha == fastmlp.MLPClassifier().alpha
+
+
+def test_attributes_of_old_files_are_accepted_and_dropped():
+    header, data = _split(_estimator_blob())
+    header["root"]["attributes"].update(_learning_rate_=0.5, _has_eval_set=False,
+                                        _uses_validation_now=False, _optimizer_ready=True)
+    loaded = model_io.loads(_repack(header, data))
+    assert not hasattr(loaded, "_learning_rate_") and not hasattr(loaded, "_has_eval_set")
+    assert loaded._optimizer_ready is False  # the file holds no optimizer state

@@ -1,0 +1,49 @@
+"""Model files: ``save(model, path)`` and ``load(path)``, without pickle.
+
+Two layers (docs/file-format.md describes the format):
+
+    container.py        the file's framing: preamble, checksums, JSON header,
+                        aligned arrays, size limits, the atomic write
+    records.py          the header's tree of records, one per saved object
+    kinds.py            the fixed table kind name -> codec
+    mlp_codec.py        the MLP record
+    estimator_codec.py  the estimator records ...
+    saved_attributes.py ... which hold exactly the attributes listed there
+    values.py           the tagged JSON for values JSON cannot say itself
+
+Every inconsistency in a file is a ``ModelFileError`` (a ValueError) that
+says what was expected and what came.
+"""
+
+from . import container, kinds, records
+from .container import ARRAY_ALIGNMENT, FORMAT_VERSION, MAGIC, MAX_HEADER_BYTES, PREAMBLE, assemble
+from .errors import ModelFileError
+
+__all__ = ["ModelFileError", "dumps", "load", "loads", "save",
+           # the container's constants and framing, for tools that inspect files
+           "ARRAY_ALIGNMENT", "FORMAT_VERSION", "MAGIC", "MAX_HEADER_BYTES", "PREAMBLE", "assemble"]
+
+
+def save(model, path):
+    """Write ``model`` to ``path`` atomically: a crash leaves the old file or the new one."""
+    container.write_atomically(path, dumps(model))
+
+
+def load(path):
+    """Read a model written by ``save``; a bad file raises ModelFileError naming the path."""
+    try:
+        return loads(container.read_file(path))
+    except ModelFileError as error:
+        raise ModelFileError(f"{path}: {error}") from None
+
+
+def dumps(model) -> bytes:
+    """The file's bytes for ``model`` (what ``save`` writes)."""
+    content, arrays = records.encode(model, kinds.codec_of)
+    return container.pack(content, arrays)
+
+
+def loads(data):
+    """A model from the bytes ``dumps`` made, with the same checks as ``load``."""
+    header, arrays = container.unpack(bytes(data))
+    return records.decode(header, arrays, kinds.CODECS)
