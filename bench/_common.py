@@ -176,7 +176,7 @@ def import_fastmlp_or_exit():
     """fastmlp, or exit with IMPORT_FAILED_EXIT so the parent retries later."""
     try:
         import fastmlp
-        import fastmlp._core  # noqa: F401
+        import fastmlp._core
     except ImportError as error:
         print(f"cannot import fastmlp: {error}", file=sys.stderr, flush=True)
         sys.exit(IMPORT_FAILED_EXIT)

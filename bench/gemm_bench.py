@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
+import _common as common
 
 LAYERS = ((784, 256), (256, 128), (128, 10))
 OPERATIONS = ("forward", "dW", "dA")

@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
+import _common as common
 
 FRAMEWORKS = ("fastmlp", "pytorch", "sklearn")
 LAYER_SIZES = (784, 256, 128, 10)
@@ -48,6 +48,7 @@ SAME_LEARNING_POINTS = 0.5
 def load_training_data(rows):
     """The first `rows` rows of one fixed shuffle of the training set, and the full test set."""
     import numpy as np
+
     from fastmlp import datasets
 
     data = datasets.load_fashion_mnist()
@@ -409,7 +410,8 @@ def render_markdown(results, summary, args, machine, command, wall_seconds):
         "",
         f"Epoch time = median wall time of the epochs after the first {args.warmup_epochs} "
         f"(warm-up, not timed): {timed} timed epochs per configuration"
-        + (f" ({args.batch1_epochs - args.warmup_epochs} at batch 1)" if args.batch1_epochs and 1 in args.batch_sizes else "")
+        + (f" ({args.batch1_epochs - args.warmup_epochs} at batch 1)"
+           if args.batch1_epochs and 1 in args.batch_sizes else "")
         + ", "
         "measured around each framework's own epoch loop including its shuffle. "
         f"Test accuracy on the 10,000 test images after all {args.epochs} epochs. Each (framework, "

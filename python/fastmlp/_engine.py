@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class TrainingData:
 
     X: np.ndarray
     Y: np.ndarray
-    w: Optional[np.ndarray]
+    w: np.ndarray | None
     batch_size: int
     l2: float = 0.0
     freeze_bias: bool = False
@@ -98,7 +98,7 @@ class EpochHooks:
 
 def run_epochs(model: Any, data: TrainingData, optimizer: Optimizer, hooks: EpochHooks, *,
                epochs: int, rng: np.random.Generator, shuffle: bool,
-               progress_label: Optional[str] = None, first_epoch: int = 1) -> int:
+               progress_label: str | None = None, first_epoch: int = 1) -> int:
     """Train `model` for up to `epochs` epochs; returns the number completed.
 
     `model` is the `MLP` that owns the native network (its `train_epoch_prepared`
@@ -127,7 +127,7 @@ def run_epochs(model: Any, data: TrainingData, optimizer: Optimizer, hooks: Epoc
 
 
 def train_one_epoch(model: Any, data: TrainingData, order: np.ndarray, optimizer: Optimizer,
-                    progress_label: Optional[str] = None, epoch: int = 1,
+                    progress_label: str | None = None, epoch: int = 1,
                     last_epoch: int = 1) -> dict:
     """One epoch: a single native call, or slices of it under a progress bar."""
     def native(part: np.ndarray) -> dict:
@@ -165,7 +165,7 @@ class Plateau:
     """
 
     def __init__(self, mode: str, tol: float, patience: float, *,
-                 convention: str = "scikit-learn", best: Optional[float] = None,
+                 convention: str = "scikit-learn", best: float | None = None,
                  count: int = 0) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")

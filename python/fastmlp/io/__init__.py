@@ -19,9 +19,20 @@ from . import container, kinds, records
 from .container import ARRAY_ALIGNMENT, FORMAT_VERSION, MAGIC, MAX_HEADER_BYTES, PREAMBLE, assemble
 from .errors import ModelFileError
 
-__all__ = ["ModelFileError", "dumps", "load", "loads", "save",
-           # the container's constants and framing, for tools that inspect files
-           "ARRAY_ALIGNMENT", "FORMAT_VERSION", "MAGIC", "MAX_HEADER_BYTES", "PREAMBLE", "assemble"]
+__all__ = [
+    # the container's constants and framing, for tools that inspect files
+    "ARRAY_ALIGNMENT",
+    "FORMAT_VERSION",
+    "MAGIC",
+    "MAX_HEADER_BYTES",
+    "PREAMBLE",
+    "ModelFileError",
+    "assemble",
+    "dumps",
+    "load",
+    "loads",
+    "save",
+]
 
 
 def save(model, path):
