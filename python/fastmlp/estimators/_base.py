@@ -22,6 +22,7 @@ import scipy.sparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from joblib import effective_n_jobs
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
@@ -163,6 +164,19 @@ class NetworkEstimator(BaseEstimator):
                 view[...] = array.reshape(view.shape)
         self._expose_weights()
 
+    def _thread_count(self):
+        """OpenMP threads for this estimator's native calls (None: the global setting).
+
+        n_threads decides; an estimator whose scikit-learn twin parallelizes with
+        n_jobs (the Perceptron's one-versus-rest fits) reads n_jobs, joblib's way
+        (-1: every CPU), when n_threads is None.
+        """
+        if self.n_threads is not None:
+            return self.n_threads
+        if getattr(self, "_threads_from_n_jobs", False) and self.n_jobs is not None:
+            return effective_n_jobs(self.n_jobs)
+        return None
+
     def _keeps_2d_column(self, y):
         return False
 
@@ -263,14 +277,14 @@ class NetworkEstimator(BaseEstimator):
     def _forward(self, X):
         """The network's output on validated X (float32, shape (n, n_outputs))."""
         self._push_weights()
-        with native_threads(self.n_threads):
+        with native_threads(self._thread_count()):
             return self._model.output_prepared(self._native_inputs(X))
 
     def _output_logits(self, X):
         """z of the output layer (decision_function of the linear models)."""
         self._push_weights()
         Xn = self._native_inputs(X)
-        with native_threads(self.n_threads):
+        with native_threads(self._thread_count()):
             return self._model.logits_prepared(Xn)
 
     def summary(self, print_fn=print):
@@ -345,7 +359,7 @@ class NetworkEstimator(BaseEstimator):
         if self._freeze_bias_now():
             for b in self._model.b:
                 b[...] = 0
-        with native_threads(self.n_threads):
+        with native_threads(self._thread_count()):
             if self.solver == "lbfgs":
                 self._fit_lbfgs(X, Y, sample_weight)
             else:
