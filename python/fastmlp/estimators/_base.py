@@ -455,7 +455,8 @@ class NetworkEstimator(BaseEstimator):
             raise ValueError(
                 f"{error} (early_stopping holds out validation_fraction={self.validation_fraction} "
                 "of the rows stratified by class; 'False' is the class "
-                f"{self.classes_[0]!r} and 'True' is {self.classes_[-1]!r}: give each class "
+                f"{self.classes_.tolist()[0]!r} and 'True' is {self.classes_.tolist()[-1]!r}: "
+                "give each class "
                 "more rows, or pass a validation set as fit(..., eval_set=(X_val, y_val)))"
             ) from error
         if val_idx.shape[0] < 2:
