@@ -120,26 +120,31 @@ def test_early_stopping_split_is_stratified_with_scikit_learns_error():
         MLPClassifier(early_stopping=True).fit(X, ["ham", "ham", "ham", "spam"])
 
 
-def test_stratified_split_keeps_the_class_shares():
-    # 10 of 200 rows are positive: a stratified 10% validation set holds 1 of
-    # them in every seed; the validation accuracy moves in steps of 1/20.
+def test_stratified_split_keeps_the_class_shares(monkeypatch):
+    # 10 of 200 rows are positive: a stratified 10% validation set holds
+    # exactly 1 of them whatever the seed (an unstratified one 0 to 10).
+    from fastmlp.estimators import _base
+
     X, y = make_classification(n_samples=200, weights=[0.95], flip_y=0, random_state=0)
     assert (y == 1).sum() == 10
-    for seed in range(5):
-        est = MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, max_iter=3,
+    splits = []
+
+    def spy(*arrays, **options):
+        parts = _base.train_test_split.__wrapped_split__(*arrays, **options)
+        splits.append(parts[1])
+        return parts
+
+    spy.__wrapped_split__ = _base.train_test_split
+    monkeypatch.setattr(_base, "train_test_split", spy)
+    for seed in range(8):
+        est = MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, max_iter=2,
                             random_state=seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             est.fit(X, y)
-        assert len(est.validation_scores_) == 3
-    # What stratification does is scikit-learn's: the same split function on the
-    # same encoded labels puts exactly one positive in every validation set.
-    from sklearn.model_selection import train_test_split
-
-    for seed in range(5):
-        _, val = train_test_split(np.arange(200), test_size=0.1, random_state=seed,
-                                  stratify=(y == 1))
-        assert (y[val] == 1).sum() == 1
+    assert len(splits) == 8
+    assert [int((y[val] == 1).sum()) for val in splits] == [1] * 8
+    assert len({tuple(val) for val in splits}) > 1
 
 
 def test_multiclass_split_is_not_stratified_as_in_scikit_learn():
