@@ -318,3 +318,14 @@ def test_logistic_n_jobs_and_intercept_scaling_change_nothing(iris):
                                   reference)
     with pytest.raises(ValueError, match="intercept_scaling"):
         LogisticRegression(intercept_scaling=0).fit(X, y)
+
+
+def test_perceptron_overflow_gives_scikit_learns_sgd_message():
+    # float32 weights overflow where scikit-learn's float64 ones do not; the
+    # error is worded as scikit-learn's SGD words its own overflow.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(20, 3)) * 3e38
+    y = (rng.uniform(size=20) > 0.5).astype(int)
+    with pytest.raises(ValueError, match=r"Floating-point under-/overflow occurred at epoch #\d+\. "
+                                         "Scaling input data with StandardScaler or MinMaxScaler"):
+        Perceptron().fit(X, y)

@@ -204,8 +204,7 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
                        epochs=1 if incremental else self.max_iter, rng=self._rng,
                        shuffle=self.shuffle)
         if not np.all(np.isfinite(self._model.params)):
-            raise ValueError("The perceptron produced non-finite weights; scale the input "
-                             "(normalize='zscore').")
+            raise ValueError(_overflow_message(self.n_iter_))
         self._expose_weights()
 
     def _score_output(self, out, y_val, sample_weight):
@@ -233,6 +232,12 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
 
 
 
+def _overflow_message(epoch):
+    """scikit-learn's SGD words for weights that overflowed, then fastmlp's way out."""
+    return (f"Floating-point under-/overflow occurred at epoch #{epoch}. Scaling input data "
+            "with StandardScaler or MinMaxScaler might help (or normalize='zscore').")
+
+
 class _PerceptronEpochs(EpochHooks):
     """scikit-learn's Perceptron stopping around each native epoch.
 
@@ -256,8 +261,7 @@ class _PerceptronEpochs(EpochHooks):
         self.converged = False
 
     def diverged(self, epoch, result):
-        raise TrainingDivergedError("the perceptron's weights became NaN or infinite; "
-                                    "scale the input (normalize='zscore')")
+        raise TrainingDivergedError(_overflow_message(self.est.n_iter_ + 1))
 
     def end_of_epoch(self, epoch, result, seconds):
         est = self.est
