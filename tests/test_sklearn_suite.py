@@ -53,7 +53,7 @@ def test_the_import_swap_fails_loudly_when_the_line_is_not_there(tmp_path):
     tool = load_tool()
     source = tmp_path / "test_x.py"
     source.write_text("from sklearn.neural_network import (MLPClassifier,\n    MLPRegressor)\n")
-    with pytest.raises(SystemExit, match="expected the line .* exactly once, found it 0 times"):
+    with pytest.raises(SystemExit, match=r"expected the line .* exactly once, found it 0 times"):
         tool.swapped_source(source, "from sklearn.neural_network import MLPClassifier\n",
                             "from fastmlp.estimators import MLPClassifier\n")
     source.write_text("from a import B\nx = 1\n")

@@ -19,10 +19,10 @@ import warnings
 import numpy as np
 import scipy.optimize
 import scipy.sparse
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from joblib import effective_n_jobs
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
@@ -456,8 +456,8 @@ class NetworkEstimator(BaseEstimator):
                 f"{error} (early_stopping holds out validation_fraction={self.validation_fraction} "
                 "of the rows stratified by class; 'False' is the class "
                 f"{self.classes_.tolist()[0]!r} and 'True' is {self.classes_.tolist()[-1]!r}: "
-                "give each class "
-                "more rows, or pass a validation set as fit(..., eval_set=(X_val, y_val)))"
+                "give each class more rows, or pass a validation set as "
+                "fit(..., eval_set=(X_val, y_val)))"
             ) from error
         if val_idx.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
@@ -600,11 +600,12 @@ class _ScikitLearnEpochs(EpochHooks):
         if self.validation is None:
             raise TrainingDivergedError(
                 f"{NON_FINITE_WEIGHTS} The training loss became NaN or infinite at epoch "
-                f"{est.n_iter_ + 1}; {advice}. The model keeps its last finite weights.")
+                f"{est.n_iter_ + 1}; {advice}. The model keeps the weights from the start of that "
+                "epoch.")
         est.n_iter_ += 1
         est.t_ += self.data.n_rows
         loss = float(result.get("loss", np.nan))
-        est.loss_ = loss if not np.isfinite(loss) else np.nan
+        est.loss_ = np.nan if np.isfinite(loss) else loss  # the epoch's NaN or inf
         est.loss_curve_.append(est.loss_)
         if est.validation_scores_ is None:
             est.validation_scores_ = []
