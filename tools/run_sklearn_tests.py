@@ -36,14 +36,15 @@ TEST_FILES = {
     ),
 }
 
-# Tests of scikit-learn's private attributes (_coef_grads, _loss_grad_lbfgs,
-# _optimizer and its learning rate): implementation details fastmlp does not have.
+# Tests of scikit-learn's private methods and attributes (_loss_grad_lbfgs,
+# _optimizer and its learning rate): implementation details fastmlp does not
+# have. test_n_iter_no_change and test_n_iter_no_change_inf read the private
+# _no_improvement_count too, but fastmlp keeps that counter under the same
+# name and meaning, so they run.
 PRIVATE_ATTRIBUTES = {
-    "test_mlp.py::test_gradient": "calls the private _loss_grad_lbfgs and _backprop",
+    "test_mlp.py::test_gradient": "calls the private _loss_grad_lbfgs",
     "test_mlp.py::test_learning_rate_warmstart": "reads the private _optimizer.learning_rate",
     "test_mlp.py::test_adaptive_learning_rate": "reads the private _optimizer.learning_rate",
-    "test_mlp.py::test_n_iter_no_change": "reads the private _no_improvement_count",
-    "test_mlp.py::test_n_iter_no_change_inf": "reads the private _no_improvement_count",
 }
 
 # Tests that need work fastmlp has not done yet, with the work each needs.
@@ -116,6 +117,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list-deselected", action="store_true",
                         help="print the deselected tests and why, then exit")
+    parser.add_argument("--run-blocked", action="store_true",
+                        help="run only the BLOCKED tests (they are expected to fail; one that "
+                             "passes is done and leaves the list)")
     args, pytest_args = parser.parse_known_args(argv)
     if args.list_deselected:
         for test, why in deselected().items():
@@ -128,11 +132,16 @@ def main(argv=None):
         write_copies(folder)
         command = [sys.executable, "-m", "pytest", "-c", str(folder / "pytest.ini"),
                    "--rootdir", str(folder), "-q"]
-        for test in deselected():
-            command += ["--deselect", test]
-        command += [*pytest_args, *TEST_FILES]
-        print(f"scikit-learn {sklearn.__version__}: running its tests against fastmlp "
-              f"({len(deselected())} deselected: --list-deselected says why)", flush=True)
+        if args.run_blocked:
+            command += ["-rfE", *pytest_args, *BLOCKED]
+            print(f"scikit-learn {sklearn.__version__}: running the {len(BLOCKED)} blocked "
+                  "tests, expected to fail", flush=True)
+        else:
+            for test in deselected():
+                command += ["--deselect", test]
+            command += [*pytest_args, *TEST_FILES]
+            print(f"scikit-learn {sklearn.__version__}: running its tests against fastmlp "
+                  f"({len(deselected())} deselected: --list-deselected says why)", flush=True)
         env = dict(os.environ)
         # The copies import scikit-learn's test helpers and fastmlp as installed.
         env.pop("PYTEST_ADDOPTS", None)
