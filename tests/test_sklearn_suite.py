@@ -22,6 +22,16 @@ def load_tool():
     return module
 
 
+@pytest.fixture(autouse=True)
+def _scikit_learns_tests_installed():
+    tool = load_tool()
+    root = tool.sklearn_dir()
+    missing = [name for name, (parts, _, _) in tool.TEST_FILES.items()
+               if not root.joinpath(*parts).is_file()]
+    if missing:
+        pytest.skip(f"scikit-learn is installed without its tests ({', '.join(missing)})")
+
+
 def test_scikit_learns_own_tests_pass_against_fastmlp():
     result = subprocess.run([sys.executable, str(TOOL)],
                             capture_output=True, text=True, timeout=900)
