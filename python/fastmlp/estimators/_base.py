@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 import scipy.optimize
 import scipy.sparse
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -39,6 +40,10 @@ SKLEARN_ACTIVATION_NAMES = {"sigmoid": "logistic"}
 DTYPE = np.float32
 # scikit-learn's adaptive schedule stops once the rate falls to this.
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
+# scikit-learn's words when a fit ends with non-finite weights; fastmlp's
+# advice follows them.
+NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may contain "
+                      "large values and need to be preprocessed.")
 
 
 def sklearn_activation_name(name):
@@ -108,10 +113,13 @@ class NetworkEstimator(BaseEstimator):
             raise ValueError("partial_fit does not take eval_set")
         self._has_eval_set = prepared_eval is not None
         if first:
+            given = self._weights_given_before_first_fit(incremental)
             for stale in ("loss_curve_", "best_loss_", "validation_scores_",
                           "validation_loss_curve_", "best_validation_score_", "loss_"):
                 self.__dict__.pop(stale, None)
             self._build_network(X.shape[1], Y.shape[1], X)
+            if given is not None:
+                self._start_from_given_weights(*given)
         else:
             if Y.shape[1] != self.n_outputs_:
                 raise ValueError(f"y has {Y.shape[1]} outputs but the fitted network has "
@@ -122,6 +130,52 @@ class NetworkEstimator(BaseEstimator):
         self._fit_network(X, Y, sample_weight, incremental=incremental, y_raw=y,
                           eval_set=prepared_eval)
         return self
+
+    def _weights_given_before_first_fit(self, incremental):
+        """coefs_ / intercepts_ set by hand on an estimator that was never fitted.
+
+        scikit-learn's MLPs train on from such weights in `partial_fit` and in
+        `fit` with warm_start=True (they skip their initialization when the
+        estimator has coefs_); a plain `fit` starts afresh.
+        """
+        if "_model" in self.__dict__ or not (incremental or self.warm_start):
+            return None
+        coefs = self.__dict__.get("coefs_")
+        intercepts = self.__dict__.get("intercepts_")
+        if coefs is None and intercepts is None:
+            return None
+        if coefs is None or intercepts is None:
+            raise ValueError("set both coefs_ and intercepts_ to start training from given "
+                             "weights, or neither")
+        return list(coefs), list(intercepts)
+
+    def _start_from_given_weights(self, coefs, intercepts):
+        """Put hand-set coefs_ / intercepts_ into the freshly built network."""
+        W, b = self._model.W, self._model.b
+        if len(coefs) != len(W) or len(intercepts) != len(b):
+            raise ValueError(f"coefs_ and intercepts_ must be lists of {len(W)} arrays for this "
+                             f"network, got {len(coefs)} and {len(intercepts)}")
+        for name, given, views in (("coefs_", coefs, W), ("intercepts_", intercepts, b)):
+            for l, (array, view) in enumerate(zip(given, views)):
+                array = np.asarray(array, dtype=np.float64)
+                if array.size != view.size or (array.ndim and array.shape != view.shape):
+                    raise ValueError(f"{name}[{l}] must have shape {view.shape} for this "
+                                     f"network, got {array.shape}")
+                view[...] = array.reshape(view.shape)
+        self._expose_weights()
+
+    def _thread_count(self):
+        """OpenMP threads for this estimator's native calls (None: the global setting).
+
+        n_threads decides; an estimator whose scikit-learn twin parallelizes with
+        n_jobs (the Perceptron's one-versus-rest fits) reads n_jobs, joblib's way
+        (-1: every CPU), when n_threads is None.
+        """
+        if self.n_threads is not None:
+            return self.n_threads
+        if getattr(self, "_threads_from_n_jobs", False) and self.n_jobs is not None:
+            return effective_n_jobs(self.n_jobs)
+        return None
 
     def _keeps_2d_column(self, y):
         return False
@@ -223,14 +277,14 @@ class NetworkEstimator(BaseEstimator):
     def _forward(self, X):
         """The network's output on validated X (float32, shape (n, n_outputs))."""
         self._push_weights()
-        with native_threads(self.n_threads):
+        with native_threads(self._thread_count()):
             return self._model.output_prepared(self._native_inputs(X))
 
     def _output_logits(self, X):
         """z of the output layer (decision_function of the linear models)."""
         self._push_weights()
         Xn = self._native_inputs(X)
-        with native_threads(self.n_threads):
+        with native_threads(self._thread_count()):
             return self._model.logits_prepared(Xn)
 
     def summary(self, print_fn=print):
@@ -305,15 +359,14 @@ class NetworkEstimator(BaseEstimator):
         if self._freeze_bias_now():
             for b in self._model.b:
                 b[...] = 0
-        with native_threads(self.n_threads):
+        with native_threads(self._thread_count()):
             if self.solver == "lbfgs":
                 self._fit_lbfgs(X, Y, sample_weight)
             else:
                 self._fit_stochastic(X, Y, sample_weight, incremental=incremental, y_raw=y_raw,
                                      eval_set=eval_set)
         if not np.all(np.isfinite(self._model.params)):
-            raise ValueError("Solver produced non-finite parameter weights. The input data may "
-                             "contain large values and need to be preprocessed.")
+            raise ValueError(f"{NON_FINITE_WEIGHTS} Scale the input (normalize='zscore').")
         self._expose_weights()
 
     def _fit_lbfgs(self, X, Y, sample_weight):
@@ -353,8 +406,8 @@ class NetworkEstimator(BaseEstimator):
         self.n_iter_ = min(int(result.nit), self.max_iter)
         params[...] = result.x
         if not np.isfinite(result.fun):
-            raise TrainingDivergedError("the lbfgs loss became NaN or infinite; scale the input "
-                                        "(normalize='zscore')")
+            raise TrainingDivergedError(f"{NON_FINITE_WEIGHTS} The lbfgs loss became NaN or "
+                                        "infinite; scale the input (normalize='zscore').")
         self.loss_ = float(self._report_loss(result.fun, 1, n))
         if self.verbose:
             print(f"lbfgs: {self.n_iter_} iterations, loss = {self.loss_:.8f}")
@@ -385,17 +438,27 @@ class NetworkEstimator(BaseEstimator):
             return (X, Y, sample_weight), (X_val, y_val, sw_val)
         if not self.early_stopping:
             return (X, Y, sample_weight), None
-        stratify = y_raw if (self._is_classifier_estimator and self.n_outputs_ == 1
-                             and y_raw.ndim == 1) else None
+        # scikit-learn stratifies a classifier's split when the network has one
+        # output (two classes), on the encoded targets as booleans, so its
+        # errors name the classes 'False' and 'True'.
+        stratify = (Y.astype(bool) if self._is_classifier_estimator and self.n_outputs_ == 1
+                    else None)
         index = np.arange(X.shape[0])
         seed = int(self._rng.integers(np.iinfo(np.int32).max))
         try:
             train_idx, val_idx = train_test_split(index, random_state=seed,
                                                   test_size=self.validation_fraction,
                                                   stratify=stratify)
-        except ValueError:
-            train_idx, val_idx = train_test_split(index, random_state=seed,
-                                                  test_size=self.validation_fraction)
+        except ValueError as error:
+            if stratify is None:
+                raise
+            raise ValueError(
+                f"{error} (early_stopping holds out validation_fraction={self.validation_fraction} "
+                "of the rows stratified by class; 'False' is the class "
+                f"{self.classes_.tolist()[0]!r} and 'True' is {self.classes_.tolist()[-1]!r}: "
+                "give each class more rows, or pass a validation set as "
+                "fit(..., eval_set=(X_val, y_val)))"
+            ) from error
         if val_idx.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
@@ -523,11 +586,40 @@ class _ScikitLearnEpochs(EpochHooks):
         return self.est._learning_rate_
 
     def diverged(self, epoch, result):
+        """A non-finite loss. Without validation data: scikit-learn's error.
+
+        With validation data, scikit-learn keeps training on NaN weights (every
+        validation score is then NaN and never the best) and restores the best
+        epoch's weights at the end, without an error. The NaN epochs cannot
+        change that outcome, so the fit records one (its NaN loss and score),
+        warns and stops there; `finished` restores the best weights.
+        """
         est = self.est
-        raise TrainingDivergedError(
-            f"the training loss became NaN or infinite at epoch {est.n_iter_ + 1}; "
-            "scale the input (normalize='zscore') or lower learning_rate_init "
-            f"({est.learning_rate_init}). The model keeps its last finite weights.")
+        advice = ("scale the input (normalize='zscore') or lower learning_rate_init "
+                  f"({est.learning_rate_init})")
+        if self.validation is None:
+            raise TrainingDivergedError(
+                f"{NON_FINITE_WEIGHTS} The training loss became NaN or infinite at epoch "
+                f"{est.n_iter_ + 1}; {advice}. The model keeps the weights from the start of that "
+                "epoch.")
+        est.n_iter_ += 1
+        est.t_ += self.data.n_rows
+        loss = float(result.get("loss", np.nan))
+        est.loss_ = np.nan if np.isfinite(loss) else loss  # the epoch's NaN or inf
+        est.loss_curve_.append(est.loss_)
+        if est.validation_scores_ is None:
+            est.validation_scores_ = []
+        if getattr(est, "validation_loss_curve_", None) is None:
+            est.validation_loss_curve_ = []
+        est.validation_scores_.append(float(np.nan))
+        est.validation_loss_curve_.append(float(np.nan))
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+            print("Validation score: nan")
+        warnings.warn(
+            f"The training loss became NaN or infinite at epoch {est.n_iter_}: training stopped "
+            "and the weights of the best validation epoch are kept; " + advice + ".",
+            ConvergenceWarning, stacklevel=7)
 
     def end_of_epoch(self, epoch, result, seconds):
         est, data = self.est, self.data

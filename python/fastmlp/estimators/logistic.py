@@ -10,11 +10,12 @@ scikit-learn's LogisticRegression objective divided by the weight sum:
 full-batch loss and gradient, or by 'sgd' / 'adam' epochs in the native core.
 """
 
-from numbers import Real
+import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -35,9 +36,17 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
 
     Parameters
     ----------
+    penalty : deprecated, as in scikit-learn 1.9 (a FutureWarning when set): 'l2' or
+        None; 'l1' and 'elasticnet' are refused (fastmlp's solvers have no L1 step yet).
     C : float, default=1.0
         Inverse regularization strength, as in scikit-learn: the L2 term is
         ||W||^2 / (2 C n) beside the mean log loss (np.inf: no penalty).
+    l1_ratio : float, default=0.0; only 0 (the L2 penalty) is available.
+    dual : bool, default=False; only False, as scikit-learn's solvers other than liblinear.
+    intercept_scaling : float, default=1; accepted and unused, as by scikit-learn's
+        solvers other than liblinear.
+    n_jobs : None; as in scikit-learn 1.9 it has no effect (a FutureWarning when set);
+        fastmlp's threads are n_threads.
     fit_intercept : bool, default=True
     tol, max_iter, class_weight, random_state, verbose, warm_start : as in scikit-learn.
     solver : 'lbfgs' (default), 'sgd' or 'adam'.
@@ -57,21 +66,34 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
 
     _initial_zero_weights = True
     _parameter_constraints = {
+        # scikit-learn 1.9's: penalty is deprecated in favour of l1_ratio and C.
+        "penalty": [StrOptions({"l1", "l2", "elasticnet"}), None,
+                    Hidden(StrOptions({"deprecated"}))],
         "C": [Interval(Real, 0, None, closed="right")],  # np.inf: no penalty
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "dual": ["boolean"],
+        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [None, Integral],
         "fit_intercept": ["boolean"],
         "class_weight": CLASS_WEIGHT,
         **SOLVER_PARAMETERS,
         **FASTMLP_PARAMETERS,
     }
 
-    def __init__(self, C=1.0, *, fit_intercept=True, tol=1e-4, class_weight=None,
+    def __init__(self, penalty="deprecated", *, C=1.0, l1_ratio=0.0, dual=False, tol=1e-4,
+                 fit_intercept=True, intercept_scaling=1, class_weight=None,
                  random_state=None, solver="lbfgs", max_iter=100, verbose=0, warm_start=False,
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.01,
-                 power_t=0.5, shuffle=True, momentum=0.9, nesterovs_momentum=True,
-                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, normalize=None,
-                 n_threads=None):
+                 n_jobs=None, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.01, power_t=0.5, shuffle=True, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 normalize=None, n_threads=None):
+        self.penalty = penalty
         self.C = C
+        self.l1_ratio = l1_ratio
+        self.dual = dual
+        self.intercept_scaling = intercept_scaling
+        self.n_jobs = n_jobs
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.class_weight = class_weight
@@ -100,12 +122,66 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     def _network_plan(self, n_outputs):
         return [], "identity", self._output_activation_for_targets()
 
+    def _check_own_params(self):
+        """scikit-learn 1.9's reading of penalty, l1_ratio, C, dual and n_jobs.
+
+        Sets `_C`, the C the fit uses (np.inf without a penalty). The L1 and
+        elastic-net penalties are refused: scikit-learn solves them with
+        'liblinear' or 'saga', and fastmlp's solvers have no L1 step yet.
+        """
+        if self.penalty == "deprecated":
+            l1_ratio = self.l1_ratio
+            if l1_ratio is None:
+                warnings.warn("'l1_ratio=None' was deprecated in version 1.8 and will trigger "
+                              "an error in 1.10. Use 0<=l1_ratio<=1 instead.", FutureWarning,
+                              stacklevel=4)
+                l1_ratio = 0.0
+            penalty = "l2" if l1_ratio == 0 else "l1" if l1_ratio == 1 else "elasticnet"
+            if np.isinf(self.C):
+                penalty = None
+        else:
+            penalty = self.penalty
+            warnings.warn(
+                "'penalty' was deprecated in version 1.8 and will be removed in 1.10. To avoid "
+                "this warning, leave 'penalty' set to its default value and use 'l1_ratio' or "
+                "'C' instead. Use l1_ratio=0 instead of penalty='l2', l1_ratio=1 instead of "
+                "penalty='l1', l1_ratio set to a float between 0 and 1 instead of "
+                "penalty='elasticnet', and C=np.inf instead of penalty=None.",
+                FutureWarning, stacklevel=4)
+        if penalty not in ("l2", None):
+            raise ValueError(
+                f"Solver {self.solver} supports only 'l2' or None penalties, got {penalty} "
+                "penalty. (fastmlp's solvers 'lbfgs', 'sgd' and 'adam' have no L1 step yet: "
+                "use l1_ratio=0.)")
+        if self.dual:
+            raise ValueError(f"Solver {self.solver} supports only dual=False, got "
+                             f"dual={self.dual}")
+        if penalty != "elasticnet" and self.l1_ratio is not None and 0 < self.l1_ratio < 1:
+            warnings.warn(f"l1_ratio parameter is only used when penalty is 'elasticnet'. Got "
+                          f"(penalty={penalty})", stacklevel=4)
+        if (self.penalty == "l2" and self.l1_ratio != 0) or (
+                self.penalty == "l1" and self.l1_ratio != 1):
+            warnings.warn(f"Inconsistent values: penalty={self.penalty} with "
+                          f"l1_ratio={self.l1_ratio}. penalty is deprecated. Please use "
+                          "l1_ratio only.", stacklevel=4)
+        if self.penalty is None:
+            if self.C != 1.0:
+                warnings.warn("Setting penalty=None will ignore the C and l1_ratio parameters",
+                              stacklevel=4)
+            self._C = np.inf
+        else:
+            self._C = float(self.C)
+        if self.n_jobs is not None:
+            warnings.warn("'n_jobs' has no effect since 1.8 and will be removed in 1.10. You "
+                          f"provided 'n_jobs={self.n_jobs}', please leave it unspecified. "
+                          "(fastmlp's threads: n_threads.)", FutureWarning, stacklevel=4)
+
     def _penalty(self, n_rows, weight_sum, batch):
         # Per batch of b rows the core adds 0.5 l2 ||W||^2 / b; the objective asks
         # for 0.5 ||W||^2 / (C * weight_sum) whatever the batch.
-        if np.isinf(self.C):
+        if np.isinf(self._C):
             return 0.0
-        return batch / (float(self.C) * weight_sum)
+        return batch / (self._C * weight_sum)
 
     def _freeze_bias_now(self):
         return not self.fit_intercept

@@ -283,9 +283,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X):
-        """Predicted values, shape (n,) or (n, n_outputs)."""
+        """Predicted values, shape (n,) or (n, n_outputs), float32 for float32 X (as
+        scikit-learn), float64 otherwise."""
         X = self._check_fitted_predict_input(X)
-        out = self._forward(X).astype(np.float64)
+        out = self._forward(X).astype(X.dtype if X.dtype == np.float32 else np.float64)
         return out.ravel() if self.n_outputs_ == 1 else out
 
     def __sklearn_tags__(self):

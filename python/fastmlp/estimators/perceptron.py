@@ -11,7 +11,7 @@ with early_stopping, the validation accuracy.
 """
 
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
@@ -34,7 +34,13 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
 
     Parameters (scikit-learn's Perceptron where they apply)
     ----------
-    penalty : None or 'l2'; alpha : its strength (weights shrink by eta0 * alpha per sample).
+    penalty : None, 'l2', 'l1' or 'elasticnet'; alpha : its strength (weights shrink
+        by eta0 * alpha per sample). 'l1' and 'elasticnet' with l1_ratio > 0 need an
+        L1 step the native core does not have yet and are refused at fit.
+    l1_ratio : float, default=0.15, the elastic net's L1 share (l1_ratio=0 is 'l2').
+    n_jobs : int or None, as scikit-learn's one-versus-rest parallelism: fastmlp fits
+        every class in one native call, and n_jobs (-1: every CPU) sets its OpenMP
+        threads when n_threads is None.
     fit_intercept : bool, default=True. Without it, training runs batch by
         batch from Python (slower).
     max_iter : int, default=1000; tol : float or None, default=1e-3.
@@ -58,15 +64,18 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     solver = "sgd"
     momentum = 0.0
     learning_rate = "constant"
+    _threads_from_n_jobs = True
     _parameter_constraints = {
-        "penalty": [StrOptions({"l2"}), None],
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [NON_NEGATIVE],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
         "max_iter": [POSITIVE_INT],
         "tol": [NON_NEGATIVE, None],
         "shuffle": ["boolean"],
         "verbose": ["verbose"],
         "eta0": [POSITIVE],
+        "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -77,19 +86,21 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         **FASTMLP_PARAMETERS,
     }
 
-    def __init__(self, *, penalty=None, alpha=0.0001, fit_intercept=True, max_iter=1000,
-                 tol=1e-3, shuffle=True, verbose=0, eta0=1.0, random_state=0,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
-                 class_weight=None, warm_start=False, batch_size=1, normalize=None,
-                 n_threads=None):
+    def __init__(self, *, penalty=None, alpha=0.0001, l1_ratio=0.15, fit_intercept=True,
+                 max_iter=1000, tol=1e-3, shuffle=True, verbose=0, eta0=1.0, n_jobs=None,
+                 random_state=0, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=5, class_weight=None, warm_start=False, batch_size=1,
+                 normalize=None, n_threads=None):
         self.penalty = penalty
         self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
         self.shuffle = shuffle
         self.verbose = verbose
         self.eta0 = eta0
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -109,10 +120,28 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
             raise ValueError(f"The number of classes has to be greater than one; got "
                              f"{len(self.classes_)} class")
 
+    def _check_own_params(self):
+        if self._l1_part() > 0:
+            what = ("penalty='l1'" if self.penalty == "l1"
+                    else f"penalty='elasticnet' with l1_ratio={self.l1_ratio}")
+            raise ValueError(
+                f"{what} is not available in fastmlp yet: the native core has no L1 "
+                "(truncated gradient) step. Use penalty='l2' (or 'elasticnet' with "
+                "l1_ratio=0, the same penalty) or penalty=None.")
+
+    def _l1_part(self):
+        """The L1 share of the penalty: scikit-learn's l1_ratio, 1 for 'l1', 0 for 'l2'."""
+        if self.penalty == "l1":
+            return 1.0
+        if self.penalty == "elasticnet":
+            return float(self.l1_ratio)
+        return 0.0
+
     def _penalty(self, n_rows, weight_sum, batch):
         # scikit-learn shrinks W by (1 - eta0 alpha) per sample; the core adds
-        # l2 W / batch to each batch's gradient.
-        return float(self.alpha) * batch if self.penalty == "l2" else 0.0
+        # l2 W / batch to each batch's gradient. 'elasticnet' reaches here with
+        # l1_ratio=0 only, which scikit-learn treats as 'l2'.
+        return float(self.alpha) * batch if self.penalty in ("l2", "elasticnet") else 0.0
 
     def _freeze_bias_now(self):
         return not self.fit_intercept
@@ -164,7 +193,7 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         self._learning_rate_ = float(self.eta0)
         self._model.reset_optimizer()
         train, validation = self._split_validation(X, Y, sample_weight, y_raw, None)
-        with native_threads(self.n_threads):
+        with native_threads(self._thread_count()):
             data = self._training_data(*train)
             if validation is not None:
                 X_val, y_val, sw_val = validation
@@ -175,8 +204,7 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
                        epochs=1 if incremental else self.max_iter, rng=self._rng,
                        shuffle=self.shuffle)
         if not np.all(np.isfinite(self._model.params)):
-            raise ValueError("The perceptron produced non-finite weights; scale the input "
-                             "(normalize='zscore').")
+            raise ValueError(_overflow_message(self.n_iter_))
         self._expose_weights()
 
     def _score_output(self, out, y_val, sample_weight):
@@ -204,6 +232,12 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
 
 
 
+def _overflow_message(epoch):
+    """scikit-learn's SGD words for weights that overflowed, then fastmlp's way out."""
+    return (f"Floating-point under-/overflow occurred at epoch #{epoch}. Scaling input data "
+            "with StandardScaler or MinMaxScaler might help (or normalize='zscore').")
+
+
 class _PerceptronEpochs(EpochHooks):
     """scikit-learn's Perceptron stopping around each native epoch.
 
@@ -227,8 +261,7 @@ class _PerceptronEpochs(EpochHooks):
         self.converged = False
 
     def diverged(self, epoch, result):
-        raise TrainingDivergedError("the perceptron's weights became NaN or infinite; "
-                                    "scale the input (normalize='zscore')")
+        raise TrainingDivergedError(_overflow_message(self.est.n_iter_ + 1))
 
     def end_of_epoch(self, epoch, result, seconds):
         est = self.est
