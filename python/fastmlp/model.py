@@ -8,11 +8,10 @@ into it, so reading or assigning them touches the real parameters.
 
 from __future__ import annotations
 
-import numpy as np
-
 from collections.abc import Sequence
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable
 
+import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
@@ -72,10 +71,10 @@ class MLP:
     dtype : 'float32' (training) or 'float64' (gradient checks).
     """
 
-    def __init__(self, layer_sizes: Sequence[int], activation: Union[str, Sequence[str]] = "relu",
-                 output: str = "softmax", *, loss: Optional[str] = None, slope: float = 0.01,
-                 init: Optional[str] = None, normalize: Optional[str] = None,
-                 seed: Any = None, dtype: Union[str, type, np.dtype] = "float32") -> None:
+    def __init__(self, layer_sizes: Sequence[int], activation: str | Sequence[str] = "relu",
+                 output: str = "softmax", *, loss: str | None = None, slope: float = 0.01,
+                 init: str | None = None, normalize: str | None = None,
+                 seed: Any = None, dtype: str | type | np.dtype = "float32") -> None:
         sizes = [check_positive_int(s, "every layer size") for s in layer_sizes]
         if len(sizes) < 2:
             raise ValueError(
@@ -165,7 +164,7 @@ class MLP:
             self.b[l][...] = 0.0
         self._net.reset_optimizer()
 
-    def summary(self, print_fn: Optional[Callable[[str], Any]] = print) -> str:
+    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
         """Each layer's shapes and parameter count, and the total."""
         rows = [("layer", "W shape", "b shape", "activation", "params")]
         for l in range(self.n_layers):
@@ -250,7 +249,7 @@ class MLP:
         from sklearn.metrics import r2_score
         return float(r2_score(y, predicted))
 
-    def loss(self, X: ArrayLike, y: ArrayLike, *, sample_weight: Optional[ArrayLike] = None,
+    def loss(self, X: ArrayLike, y: ArrayLike, *, sample_weight: ArrayLike | None = None,
              l2: float = 0.0) -> float:
         """Mean loss on (X, y), with the penalty 0.5 l2 ||W||^2 / n."""
         Xn = self._features(X)
@@ -259,7 +258,7 @@ class MLP:
                                   check_non_negative_float(l2, "l2"))
 
     @one_trainer_at_a_time
-    def gradients(self, X: ArrayLike, y: ArrayLike, *, sample_weight: Optional[ArrayLike] = None,
+    def gradients(self, X: ArrayLike, y: ArrayLike, *, sample_weight: ArrayLike | None = None,
                   l2: float = 0.0) -> tuple[float, list[NDArray[Any]], list[NDArray[Any]]]:
         """(loss, [dW[1..L]], [db[1..L]]) of the mean loss on a batch, by backpropagation."""
         Xn = self._features(X)
@@ -292,13 +291,13 @@ class MLP:
         zs, _ = self._net.forward_all(Xn)
         return zs[-1]
 
-    def loss_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: Optional[NDArray[Any]] = None,
+    def loss_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: NDArray[Any] | None = None,
                       l2: float = 0.0) -> float:
         """Mean loss (and penalty) on prepared rows and encoded targets."""
         return float(self._net.loss(Xn, Y, w, l2))
 
     def gradients_prepared(self, Xn: NDArray[Any], Y: NDArray[Any],
-                           w: Optional[NDArray[Any]] = None,
+                           w: NDArray[Any] | None = None,
                            l2: float = 0.0) -> tuple[float, NDArray[Any]]:
         """(loss, flat gradient) on prepared rows: a view of the native buffer,
         valid until the next native call; copy it to keep it."""
@@ -306,7 +305,7 @@ class MLP:
             loss = self._net.gradients(Xn, Y, w, l2)
             return float(loss), self._net.grads
 
-    def train_epoch_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: Optional[NDArray[Any]],
+    def train_epoch_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: NDArray[Any] | None,
                              order: NDArray[np.int64], batch_size: int, optimizer: Optimizer,
                              l2: float = 0.0, *, freeze_bias: bool = False) -> dict[str, Any]:
         """One native epoch over rows `order` of prepared data (see `_engine`)."""
@@ -344,11 +343,11 @@ class MLP:
     # ------------------------------------------------------------ training
     @one_trainer_at_a_time
     def fit(self, X: ArrayLike, y: ArrayLike, *, epochs: int = 10,
-            batch_size: Optional[int] = 32, optimizer: str = "sgd",
+            batch_size: int | None = 32, optimizer: str = "sgd",
             learning_rate: float = 0.01, momentum: float = 0.9, beta_1: float = 0.9,
             beta_2: float = 0.999, epsilon: float = 1e-8, l2: float = 0.0,
-            shuffle: bool = True, sample_weight: Optional[ArrayLike] = None,
-            validation_data: Optional[tuple[ArrayLike, ArrayLike]] = None,
+            shuffle: bool = True, sample_weight: ArrayLike | None = None,
+            validation_data: tuple[ArrayLike, ArrayLike] | None = None,
             train_metrics: bool = False, verbose: bool = False,
             callbacks: Sequence[Callable[[MLP, dict[str, Any]], Any]] = (),
             progress: str = "auto", track_gradients: bool = False) -> MLP:

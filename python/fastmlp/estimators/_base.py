@@ -13,8 +13,11 @@ Semantics follow scikit-learn's MLP (sklearn/neural_network/_multilayer_perceptr
 by 5, `batch_size='auto'` = min(200, n), `t_` counting samples seen.
 """
 
+from __future__ import annotations
+
 import contextlib
 import warnings
+from typing import Any, Callable
 
 import numpy as np
 import scipy.optimize
@@ -287,7 +290,7 @@ class NetworkEstimator(BaseEstimator):
         with native_threads(self._thread_count()):
             return self._model.logits_prepared(Xn)
 
-    def summary(self, print_fn=print):
+    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
         """Each layer's shapes and parameter count, and the total."""
         check_is_fitted(self)
         self._push_weights()
@@ -315,10 +318,7 @@ class NetworkEstimator(BaseEstimator):
         total = float(np.sum(sample_weight))
         if not total > 0:
             raise ValueError("sample_weight must have a positive sum, got all zero weights")
-        if self._normalize_sample_weight:
-            w = sample_weight * (n_rows / total)
-        else:
-            w = sample_weight
+        w = sample_weight * (n_rows / total) if self._normalize_sample_weight else sample_weight
         return np.ascontiguousarray(w, dtype=DTYPE), self._penalty(n_rows, total, batch)
 
     def _resolve_batch_size(self, n_rows):
@@ -326,7 +326,7 @@ class NetworkEstimator(BaseEstimator):
             return min(200, n_rows)
         if self.batch_size > n_rows:
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going "
-                          "to be clipped")
+                          "to be clipped", stacklevel=2)
         return int(np.clip(self.batch_size, 1, n_rows))
 
     def _optimizer(self):

@@ -10,10 +10,14 @@ scikit-learn's LogisticRegression objective divided by the weight sum:
 full-batch loss and gradient, or by 'sgd' / 'adam' epochs in the native core.
 """
 
+from __future__ import annotations
+
 import warnings
 from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -65,7 +69,7 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     """
 
     _initial_zero_weights = True
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         # scikit-learn 1.9's: penalty is deprecated in favour of l1_ratio and C.
         "penalty": [StrOptions({"l1", "l2", "elasticnet"}), None,
                     Hidden(StrOptions({"deprecated"}))],
@@ -193,13 +197,15 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         self.intercept_ = np.array(b, dtype=np.float64)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, eval_set=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+            eval_set: Any = None) -> LogisticRegression:
         """Fit the model; returns self. eval_set works with the stochastic solvers."""
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
 
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+                    classes: ArrayLike | None = None) -> LogisticRegression:
         """One epoch of 'sgd' or 'adam' over (X, y); `classes` is required on the first call."""
         return self._partial_fit_incremental(X, y, sample_weight, classes)
 
@@ -207,20 +213,20 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         check_is_fitted(self)
         return self._validate_X(X)
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
         """X W + b: shape (n,) for binary targets, (n, n_classes) otherwise."""
         z = self._output_logits(self._checked(X)).astype(np.float64)
         return z.ravel() if self.n_outputs_ == 1 else z
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Class labels (an indicator matrix for multi-label targets)."""
         return self._decode(self._forward(self._checked(X)))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Probabilities, columns ordered as classes_ (per label for multi-label)."""
         return self._probabilities(self._checked(X))
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """log(predict_proba(X))."""
         proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):

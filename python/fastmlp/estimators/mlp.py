@@ -6,9 +6,13 @@ sklearn.neural_network.MLPClassifier / MLPRegressor, plus: activations
 (classifier), `out_activation` (regressor) and `fit(..., eval_set=...)`.
 """
 
+from __future__ import annotations
+
 from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import StrOptions
@@ -101,7 +105,7 @@ class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
     `validation_loss_curve_` hold the per-epoch score and loss.
     """
 
-    _parameter_constraints = {**MLP_PARAMETERS, "class_weight": CLASS_WEIGHT}
+    _parameter_constraints: ClassVar[dict] = {**MLP_PARAMETERS, "class_weight": CLASS_WEIGHT}
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -139,27 +143,29 @@ class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
         self.n_threads = n_threads
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, eval_set=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+            eval_set: Any = None) -> MLPClassifier:
         """Fit the network to X and the class labels y; returns self."""
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
 
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+                    classes: ArrayLike | None = None) -> MLPClassifier:
         """One epoch over (X, y); `classes` is required on the first call."""
         return self._partial_fit_incremental(X, y, sample_weight, classes)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Class labels (an indicator matrix for multi-label targets)."""
         X = self._check_fitted_predict_input(X)
         return self._decode(self._forward(X))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Probabilities, columns ordered as classes_."""
         X = self._check_fitted_predict_input(X)
         return self._probabilities(X)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """log(predict_proba(X))."""
         proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
@@ -183,7 +189,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     _is_classifier_estimator = False
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         **MLP_PARAMETERS,
         "loss": [StrOptions({"squared_error", "poisson"})],
         "out_activation": [StrOptions(set(REGRESSION_OUTPUTS))],
@@ -272,17 +278,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._current_l2
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, eval_set=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+            eval_set: Any = None) -> MLPRegressor:
         """Fit the network to X and the target values y; returns self."""
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
 
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike,
+                    sample_weight: ArrayLike | None = None) -> MLPRegressor:
         """One epoch over (X, y)."""
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Predicted values, shape (n,) or (n, n_outputs), float32 for float32 X (as
         scikit-learn), float64 otherwise."""
         X = self._check_fitted_predict_input(X)

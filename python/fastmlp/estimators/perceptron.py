@@ -10,10 +10,14 @@ wrong outputs) must improve by `tol` within `n_iter_no_change` epochs, or,
 with early_stopping, the validation accuracy.
 """
 
+from __future__ import annotations
+
 import warnings
 from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
@@ -24,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._engine import BestWeights, EpochHooks, Plateau, run_epochs
 from ..errors import TrainingDivergedError
-from ._base import DTYPE, NetworkEstimator, native_threads
+from ._base import NetworkEstimator, native_threads
 from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 from ._targets import ClassifierTargets
 
@@ -65,7 +69,7 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     momentum = 0.0
     learning_rate = "constant"
     _threads_from_n_jobs = True
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [NON_NEGATIVE],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
@@ -156,7 +160,9 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
 
     # ------------------------------------------------------------ training
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, coef_init: ArrayLike | None = None,
+            intercept_init: ArrayLike | None = None,
+            sample_weight: ArrayLike | None = None) -> Perceptron:
         """Fit with the perceptron rule; returns self."""
         self._coef_init = (coef_init, intercept_init)
         try:
@@ -165,7 +171,8 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
             del self._coef_init
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None,
+                    sample_weight: ArrayLike | None = None) -> Perceptron:
         """One epoch over (X, y); `classes` is required on the first call."""
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer().fit(classes)
@@ -217,13 +224,13 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         return self.classes_[np.argmax(out, axis=1)]
 
     # ------------------------------------------------------------ prediction
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
         """x W + b: shape (n,) for two classes, (n, n_classes) otherwise."""
         check_is_fitted(self)
         z = self._output_logits(self._validate_X(X)).astype(np.float64)
         return z.ravel() if self.n_outputs_ == 1 else z
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """classes_[decision > 0] for two classes, classes_[argmax decision] otherwise."""
         scores = self.decision_function(X)
         if scores.ndim == 1:
