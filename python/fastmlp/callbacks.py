@@ -6,6 +6,8 @@ val_score, train_score, grad_norms when requested). Returning True stops
 training after that epoch.
 """
 
+from typing import Any, Mapping, Optional
+
 import numpy as np
 
 
@@ -17,7 +19,8 @@ class EarlyStopping:
     the best epoch are put back when training stops early.
     """
 
-    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best=True):
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 restore_best: bool = True) -> None:
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
             raise ValueError(f"patience must be a positive integer, got {patience!r}")
         if not min_delta >= 0:
@@ -27,13 +30,13 @@ class EarlyStopping:
         self.min_delta = float(min_delta)
         self.restore_best = restore_best
         self._sign = 1.0 if monitor.endswith("loss") else -1.0
-        self.best = None
-        self.best_epoch = None
-        self.stopped_epoch = None
-        self._best_params = None
+        self.best: Optional[float] = None
+        self.best_epoch: Optional[int] = None
+        self.stopped_epoch: Optional[int] = None
+        self._best_params: Optional[np.ndarray] = None
         self._waited = 0
 
-    def __call__(self, model, metrics):
+    def __call__(self, model: Any, metrics: Mapping[str, Any]) -> bool:
         if self.monitor not in metrics:
             available = ", ".join(sorted(k for k in metrics if k != "grad_norms"))
             raise ValueError(
