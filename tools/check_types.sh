@@ -20,5 +20,5 @@ if [[ $# -gt 0 ]]; then
 else
   files=("$repo"/examples/*.py)
 fi
-exec "$python" -m mypy --strict --no-incremental --python-executable "$(command -v "$python")" \
+exec "$python" -m mypy --config-file "$repo/pyproject.toml" --strict --no-incremental --python-executable "$(command -v "$python")" \
   --cache-dir=/dev/null "${files[@]}"

@@ -64,7 +64,7 @@ ok = all([
     has(lambda n: n.startswith("fastmlp/_core.") and n.endswith(".so"), "extension"),
     has(lambda n: n.startswith("fastmlp.libs/") and "gomp" in n, "bundled OpenMP runtime"),
 ])
-others = [n for n in names if n.startswith("fastmlp.libs/") and "gomp" not in n]
+others = [n for n in names if n.startswith("fastmlp.libs/") and "gomp" not in n and not n.endswith("/")]
 print("  other bundled libraries:", ", ".join(others) or "none")
 sys.exit(not ok)
 PY

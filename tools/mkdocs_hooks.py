@@ -130,7 +130,9 @@ def _examples_page() -> str:
         anchor = script.stem.replace("_", "-")
         _example_pages[script.name] = anchor
         lines += [
-            f"## {script.name}: {title} {{#{anchor}}}",
+            f"## {script.name} {{#{anchor}}}",
+            "",
+            f"*{title}.*",
             "",
             f"```python title=\"examples/{script.name}\"",
             source.rstrip(),
