@@ -6,6 +6,9 @@ val_score, train_score, grad_norms when requested). Returning True stops
 training after that epoch.
 """
 
+from collections.abc import Mapping
+from typing import Any, Optional
+
 from ._engine import BestWeights, Plateau
 
 
@@ -17,7 +20,8 @@ class EarlyStopping:
     the best epoch are put back when training stops early.
     """
 
-    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best=True):
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 restore_best: bool = True) -> None:
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
             raise ValueError(f"patience must be a positive integer, got {patience!r}")
         if not min_delta >= 0:
@@ -26,18 +30,18 @@ class EarlyStopping:
         self.patience = patience
         self.min_delta = float(min_delta)
         self.restore_best = restore_best
-        self.best_epoch = None
-        self.stopped_epoch = None
+        self.best_epoch: Optional[int] = None
+        self.stopped_epoch: Optional[int] = None
         self._plateau = Plateau("min" if monitor.endswith("loss") else "max", self.min_delta,
                                 patience, convention="keras")
-        self._best_weights = None
+        self._best_weights: Optional[BestWeights] = None
 
     @property
-    def best(self):
+    def best(self) -> Optional[float]:
         """The best value of the monitored metric so far (None before the first epoch)."""
         return self._plateau.best
 
-    def __call__(self, model, metrics):
+    def __call__(self, model: Any, metrics: Mapping[str, Any]) -> bool:
         if self.monitor not in metrics:
             available = ", ".join(sorted(k for k in metrics if k != "grad_norms"))
             raise ValueError(

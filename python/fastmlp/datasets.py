@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple, Optional, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _idx
 
@@ -159,7 +160,7 @@ def _truncation_message(path, dtype, shape, expected_bytes, received_bytes) -> s
 
 # --- IDX writing -------------------------------------------------------------
 
-def write_idx(path: PathLike, array, compress: Optional[bool] = None) -> None:
+def write_idx(path: PathLike, array: npt.ArrayLike, compress: Optional[bool] = None) -> None:
     """Write ``array`` as an IDX file; gzip when ``compress`` or, if None, when the path ends in .gz."""
     path = Path(path)
     array = np.asarray(array)
@@ -208,7 +209,8 @@ def load_fashion_mnist(path: Optional[PathLike] = None) -> Dataset:
     return _load_idx_folder(folder, "Fashion-MNIST", _FASHION_MNIST_HINT)
 
 
-def to_float32(X_uint8, offset=0.0, scale=1 / 255) -> np.ndarray:
+def to_float32(X_uint8: npt.ArrayLike, offset: npt.ArrayLike = 0.0,
+               scale: npt.ArrayLike = 1 / 255) -> npt.NDArray[np.float32]:
     """``(X - offset) * scale`` as a C-contiguous float32 matrix, in one pass.
 
     ``offset`` and ``scale`` are scalars or one value per column (e.g. the

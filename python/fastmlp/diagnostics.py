@@ -12,8 +12,10 @@ LogisticRegression, Perceptron), whose inner `MLP` it inspects.
 """
 
 from dataclasses import dataclass, field
+from typing import Any, Dict, List, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from .model import MLP
 
@@ -31,7 +33,7 @@ class LayerGradientCheck:
     max_bias_error: float
 
     @property
-    def max_error(self):
+    def max_error(self) -> float:
         return max(self.max_weight_error, self.max_bias_error)
 
 
@@ -39,17 +41,17 @@ class LayerGradientCheck:
 class GradientCheckReport:
     """Per-layer largest relative errors |bp - fd| / (|bp| + |fd|) and the overall largest."""
 
-    layers: list = field(default_factory=list)
+    layers: List[LayerGradientCheck] = field(default_factory=list)
     epsilon: float = 1e-6
 
     @property
-    def max_error(self):
+    def max_error(self) -> float:
         return max(layer.max_error for layer in self.layers)
 
-    def passed(self, tolerance=1e-5):
+    def passed(self, tolerance: float = 1e-5) -> bool:
         return self.max_error <= tolerance
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = ["layer  weights checked  max rel. error W  biases checked  max rel. error b"]
         for r in self.layers:
             lines.append(f"{r.layer:5d}  {r.checked_weights:15d}  {r.max_weight_error:16.2e}  "
@@ -59,7 +61,7 @@ class GradientCheckReport:
         return "\n".join(lines)
 
 
-def inner_model(model):
+def inner_model(model: Any) -> MLP:
     """The `MLP` behind `model` (itself, or a fitted estimator's network)."""
     if isinstance(model, MLP):
         return model
@@ -72,14 +74,15 @@ def inner_model(model):
                     f"{type(model).__name__}" + (" (not fitted yet?)" if hasattr(model, "fit") else ""))
 
 
-def _model_targets(model, y):
+def _model_targets(model: Any, y: npt.ArrayLike) -> Any:
     """y as the inner network expects it: estimators encode labels their own way."""
     if isinstance(model, MLP):
         return y
     return np.asarray(model._encode_validation_targets(y), dtype=np.float64)
 
 
-def check_gradients(model, X, y, *, max_checks_per_layer=30, epsilon=1e-6, seed=0):
+def check_gradients(model: Any, X: npt.ArrayLike, y: npt.ArrayLike, *, max_checks_per_layer: int = 30,
+                    epsilon: float = 1e-6, seed: int = 0) -> GradientCheckReport:
     """Compare backpropagation with central finite differences, layer by layer.
 
     A float64 twin of the model (same weights and normalization) computes the
@@ -100,7 +103,7 @@ def check_gradients(model, X, y, *, max_checks_per_layer=30, epsilon=1e-6, seed=
     backprop = np.array(grads, copy=True)
     params = twin.params
 
-    def loss_at(index, value):
+    def loss_at(index: int, value: float) -> float:
         saved = params[index]
         params[index] = value
         try:
@@ -130,7 +133,7 @@ def check_gradients(model, X, y, *, max_checks_per_layer=30, epsilon=1e-6, seed=
     return report
 
 
-def layer_gradient_norms(model, X, y):
+def layer_gradient_norms(model: Any, X: npt.ArrayLike, y: npt.ArrayLike) -> List[float]:
     """[||dW[1]||, ..., ||dW[L]||]: the Frobenius norm of each layer's weight gradient.
 
     The gradient is of the mean loss on (X, y) at the current weights. When
@@ -144,15 +147,15 @@ def layer_gradient_norms(model, X, y):
     return [float(np.linalg.norm(g)) for g in dW]
 
 
-def activation_stats(model, X):
+def activation_stats(model: Any, X: npt.ArrayLike) -> List[Dict[str, Union[int, float, str]]]:
     """One dict per layer on a batch: mean and std of a[l], and the share of dead
     or saturated units (ReLU family: a unit that is 0 on every row; sigmoid and
     tanh: outputs within 1% of their limits)."""
     net = inner_model(model)
-    stats = []
+    stats: List[Dict[str, Union[int, float, str]]] = []
     for layer in net.activations_for(X):
         a, name = layer["a"], layer["activation"]
-        row = {"layer": layer["layer"], "activation": name, "mean": float(np.mean(a)),
+        row: Dict[str, Union[int, float, str]] = {"layer": layer["layer"], "activation": name, "mean": float(np.mean(a)),
                "std": float(np.std(a))}
         if name in ("relu", "leaky_relu"):
             row["dead_units"] = float(np.mean(np.all(layer["z"] <= 0, axis=0)))
