@@ -2,7 +2,16 @@
 
 from . import callbacks, datasets, diagnostics, ops
 from ._core import get_num_threads, set_num_threads
-from .callbacks import EarlyStopping
+from .callbacks import (
+    BackupAndRestore,
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+)
 from .diagnostics import check_gradients
 from .estimators import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
 from .errors import ModelBusyError, TrainingDivergedError
@@ -24,7 +33,14 @@ __all__ = [
     "load",
     "save",
     # training aids and diagnostics
+    "BackupAndRestore",
+    "CSVLogger",
+    "Callback",
     "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
     "callbacks",
     "check_gradients",
     "diagnostics",
