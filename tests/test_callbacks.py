@@ -331,7 +331,7 @@ def test_a_checkpoint_folder_that_does_not_exist_is_refused_before_training(tmp_
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(FileNotFoundError, match="expected an existing folder"):
         model.fit(X, y, epochs=3, callbacks=[CSVLogger(missing.with_suffix(".csv"))])
-    with pytest.raises(FileNotFoundError, match="expected its parent .* to be an existing"):
+    with pytest.raises(FileNotFoundError, match=r"expected its parent .* to be an existing"):
         model.fit(X, y, epochs=3, callbacks=[BackupAndRestore(missing)])
     assert list(tmp_path.iterdir()) == []
 
@@ -368,8 +368,8 @@ def test_a_callbacks_entry_that_is_not_a_callback_is_refused():
 
 
 def test_the_learning_rate_exists_only_during_a_fit():
-    with pytest.raises(RuntimeError, match="only during MLP.fit"):
-        Recorder().learning_rate
+    with pytest.raises(RuntimeError, match=r"only during MLP\.fit"):
+        _ = Recorder().learning_rate
 
 
 # --------------------------------------------------------------- training state
@@ -582,3 +582,50 @@ def test_a_fit_killed_with_sigkill_resumes_to_bit_identical_weights(tmp_path, ki
         (plain / "log.csv").read_text().splitlines()[0]
     assert [line.split(",")[1] for line in (resumed / "log.csv").read_text().splitlines()] == \
         [line.split(",")[1] for line in (plain / "log.csv").read_text().splitlines()]
+
+
+def test_early_stopping_resumes_with_its_count_and_best_weights(tmp_path):
+    X, y = _data()
+    X_val, y_val = _data(seed=1)
+
+    def fit(folder, *extra):
+        stopper = EarlyStopping("val_loss", patience=3)
+        # A rate this large makes the validation loss bounce, so it stops early.
+        model = fastmlp.MLP([6, 16, 3], "relu", seed=0).fit(
+            X, y, epochs=60, learning_rate=2.0, validation_data=(X_val, y_val),
+            callbacks=[BackupAndRestore(folder), stopper, *extra])
+        return model, stopper
+
+    reference, stopped = fit(tmp_path / "ref")
+    assert stopped.stopped_epoch is not None and stopped.stopped_epoch < 60
+    assert stopped.best_epoch < stopped.stopped_epoch - 1
+    with pytest.raises(RuntimeError):
+        fit(tmp_path / "backup", Failure(stopped.stopped_epoch))
+    resumed, stopper = fit(tmp_path / "backup")
+    assert (stopper.best_epoch, stopper.stopped_epoch, stopper.best) == \
+        (stopped.best_epoch, stopped.stopped_epoch, stopped.best)
+    # The best epoch's weights came back from the backup, then were restored at the stop.
+    np.testing.assert_array_equal(resumed.params, reference.params)
+    assert resumed.history["epoch"] == reference.history["epoch"]
+
+
+def test_early_stopping_starts_counting_afresh_in_every_fit():
+    X, y = _data()
+    stopper = EarlyStopping("loss", patience=2)
+    model = _model()
+    model.fit(X, y, epochs=3, callbacks=[Script("loss", [1.0, 2.0, 2.0]), stopper])
+    assert stopper.stopped_epoch == 3
+    model.fit(X, y, epochs=3, callbacks=[Script("loss", [5.0, 4.0, 3.0]), stopper])
+    assert model.history["epoch"] == [1, 2, 3] and stopper.stopped_epoch is None
+    assert stopper.best == 3.0
+
+
+def test_a_bad_rate_names_the_schedule_function():
+    X, y = _data()
+
+    def negative_schedule(epoch, lr):
+        return -lr
+
+    with pytest.raises(ValueError, match=r"the schedule .*negative_schedule at epoch 1: "
+                                         r"expected a finite learning rate >= 0, got -0\.01$"):
+        _model().fit(X, y, epochs=2, callbacks=[LearningRateScheduler(negative_schedule)])

@@ -27,6 +27,7 @@ The ready schedules (`StepDecay`, `ExponentialDecay`, `CosineDecay`,
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -36,7 +37,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -269,6 +270,14 @@ class EarlyStopping(Callback):
         """The best value of the monitored metric so far (None before the first epoch)."""
         return self._plateau.best
 
+    def on_train_begin(self, logs=None):
+        # Each fit starts counting afresh (as in Keras), unless a backup restored the count.
+        if not getattr(self, "_resumed", False):
+            self._plateau = Plateau(self._plateau.mode, self.min_delta, self.patience,
+                                    convention="keras")
+            self.best_epoch = self.stopped_epoch = self._best_weights = None
+        self._resumed = False
+
     def on_epoch_end(self, epoch, logs=None):
         return self(self.model, logs)
 
@@ -300,6 +309,7 @@ class EarlyStopping(Callback):
         if state["best_params"] is not None:
             self._best_weights = BestWeights(self.model)
             self._best_weights.params = np.array(state["best_params"], dtype=self.model.dtype)
+        self._resumed = True
 
 
 # --------------------------------------------------------------- learning rates
@@ -320,12 +330,18 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         returned = self.schedule(epoch, self.learning_rate)
-        rate = _check_rate(returned, f"LearningRateScheduler: the schedule {self.schedule!r} "
-                                     f"at epoch {epoch}")
+        rate = _check_rate(returned, f"LearningRateScheduler: the schedule "
+                                     f"{_name_of(self.schedule)} at epoch {epoch}")
         self.learning_rate = rate
         if self.verbose:
             print(f"Epoch {epoch}: LearningRateScheduler setting the learning rate to {rate}.",
                   flush=True)
+
+
+def _name_of(schedule):
+    """A ready schedule's repr, or a function's qualified name (without its address)."""
+    name = getattr(schedule, "__qualname__", None)
+    return name if isinstance(name, str) else repr(schedule)
 
 
 class ReduceLROnPlateau(Callback):
@@ -688,10 +704,8 @@ class BackupAndRestore(Callback):
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
-            except FileNotFoundError:
-                pass
 
     # -- what a backup must agree on
     def _identity(self):
@@ -777,17 +791,25 @@ class BackupAndRestore(Callback):
                 f"normalization of the inputs (other training data?); delete "
                 f"{str(self.path)!r} to start over")
         decoder = _StateDecoder(arrays)
-        model.set_training_state({
-            "params": arrays["params"],
-            "optimizer_state": (arrays["optimizer_state_0"], arrays["optimizer_state_1"]),
-            "step_count": state["step_count"],
-            "rng_state": decoder.decode(state["rng_state"]),
-        })
+        try:
+            training = {
+                "params": arrays["params"],
+                "optimizer_state": (arrays["optimizer_state_0"], arrays["optimizer_state_1"]),
+                "step_count": state["step_count"],
+                "rng_state": decoder.decode(state["rng_state"]),
+            }
+            history = decoder.decode(state["history"])
+            rate = _check_rate(state["learning_rate"], "the backup's learning rate")
+            callback_states = [decoder.decode(s) for s in state["callbacks"]]
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"BackupAndRestore: {str(self.path)!r} is an incomplete training "
+                             f"backup: {error!r}") from None
+        model.set_training_state(training)
         model.history.clear()
-        model.history.update(decoder.decode(state["history"]))
-        fit.rate = _check_rate(state["learning_rate"], "the backup's learning rate")
-        for cb, cb_state in zip(fit.stateful_callbacks, state["callbacks"]):
-            cb.set_state(decoder.decode(cb_state))
+        model.history.update(history)
+        fit.rate = rate
+        for cb, cb_state in zip(fit.stateful_callbacks, callback_states):
+            cb.set_state(cb_state)
         epoch = int(state["epoch"])
         fit.resume_after(epoch, stopped=bool(state["stopping"]))
         return epoch
@@ -851,10 +873,8 @@ def _write_atomically(path, data):
             os.fsync(stream.fileno())
         os.replace(temp_name, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
         raise
     try:
         folder = os.open(path.parent, os.O_RDONLY)

@@ -17,7 +17,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from ._batching import resolve_batch_size
-from .callbacks import BackupAndRestore, Callback, History
 from ._engine import EpochHooks, Optimizer, TrainingData, run_epochs
 from ._exclusive import exclusive, one_trainer_at_a_time
 from ._init import initial_weights
@@ -40,6 +39,7 @@ from ._validation import (
     check_sample_weight,
     check_targets,
 )
+from .callbacks import BackupAndRestore, Callback, History
 from .errors import TrainingDivergedError
 
 _NETWORK_CLASSES = {np.dtype(np.float32): _core.NetworkF32, np.dtype(np.float64): _core.NetworkF64}
