@@ -629,3 +629,19 @@ def test_a_bad_rate_names_the_schedule_function():
     with pytest.raises(ValueError, match=r"the schedule .*negative_schedule at epoch 1: "
                                          r"expected a finite learning rate >= 0, got -0\.01$"):
         _model().fit(X, y, epochs=2, callbacks=[LearningRateScheduler(negative_schedule)])
+
+
+def test_csv_logger_appending_across_a_resume_keeps_the_earlier_rows(tmp_path):
+    X, y = _data()
+    log = tmp_path / "log.csv"
+    _model().fit(X, y, epochs=2, callbacks=[CSVLogger(log)])
+    with pytest.raises(RuntimeError):
+        _model().fit(X, y, epochs=4, callbacks=[BackupAndRestore(tmp_path / "b"),
+                                                CSVLogger(log, append=True), Failure(3)])
+    assert len(log.read_text().splitlines()) == 5
+    with open(log, "a") as stream:
+        stream.write("3,0.5,0.0")  # a row cut short by a crash
+    _model().fit(X, y, epochs=4, callbacks=[BackupAndRestore(tmp_path / "b"),
+                                            CSVLogger(log, append=True)])
+    lines = log.read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch", "1", "2", "1", "2", "3", "4"]

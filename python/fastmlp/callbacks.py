@@ -539,54 +539,56 @@ class CSVLogger(Callback):
         self.separator = separator
         self.append = bool(append)
         self.keys = None
-        self.rows = 0
-        self._resume_rows = None
+        self.lines = 0          # complete lines in the file, header included
+        self._resume_lines = None
 
     def on_train_begin(self, logs=None):
         _existing_folder(self.filename, "CSVLogger", "filename")
-        if self._resume_rows is not None:
-            self._keep_rows(self._resume_rows)
-            self.rows, self._resume_rows = self._resume_rows, None
+        if self._resume_lines is not None:
+            self.lines, self._resume_lines = self._keep_lines(self._resume_lines), None
             return
-        self.rows = 0
         self.keys = None
         if self.append and os.path.exists(self.filename):
+            self.lines = self._keep_lines(None)
             with open(self.filename, newline="") as stream:
-                header = next(csv.reader(stream, delimiter=self.separator), None)
-            self.keys = header
+                self.keys = next(csv.reader(stream, delimiter=self.separator), None)
         else:
             open(self.filename, "w").close()
+            self.lines = 0
 
-    def _keep_rows(self, rows):
-        """Cut the file to its header and first `rows` complete rows."""
+    def _keep_lines(self, count):
+        """Cut the file to its first `count` complete lines (all of them for None)."""
         try:
             with open(self.filename, newline="") as stream:
                 lines = stream.read().splitlines(keepends=True)
         except FileNotFoundError:
             lines = []
-        kept = [line for line in lines[:rows + 1] if line.endswith("\n")] if self.keys else []
-        with open(self.filename, "w", newline="") as stream:
-            stream.writelines(kept)
+        complete = [line for line in lines if line.endswith("\n")]
+        kept = complete if count is None else complete[:count]
+        if kept != lines:
+            with open(self.filename, "w", newline="") as stream:
+                stream.writelines(kept)
+        return len(kept)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.keys is None:
             self.keys = list(logs)
-        exists = os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         with open(self.filename, "a", newline="") as stream:
             writer = csv.writer(stream, delimiter=self.separator, lineterminator="\n")
-            if not exists:
+            if self.lines == 0:
                 writer.writerow(self.keys)
+                self.lines += 1
             writer.writerow([_csv_value(logs.get(key, "NA")) for key in self.keys])
-        self.rows += 1
+        self.lines += 1
         return None
 
     def get_state(self):
-        return {"keys": self.keys, "rows": self.rows}
+        return {"keys": self.keys, "lines": self.lines}
 
     def set_state(self, state):
         self.keys = state["keys"]
-        self._resume_rows = int(state["rows"])
+        self._resume_lines = int(state["lines"])
 
 
 class ModelCheckpoint(Callback):
