@@ -2,10 +2,19 @@
 
 from . import callbacks, datasets, diagnostics, ops
 from ._core import get_num_threads, set_num_threads
-from .callbacks import EarlyStopping
+from .callbacks import (
+    BackupAndRestore,
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+)
 from .diagnostics import check_gradients
-from .estimators import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
 from .errors import ModelBusyError, TrainingDivergedError
+from .estimators import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
 from .io import ModelFileError, load, save
 from .model import MLP
 
@@ -14,27 +23,34 @@ __version__ = "0.1.0"
 __all__ = [
     # the model API
     "MLP",
+    # training aids and diagnostics
+    "BackupAndRestore",
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
     # scikit-learn compatible estimators
     "LogisticRegression",
     "MLPClassifier",
     "MLPRegressor",
-    "Perceptron",
+    "ModelBusyError",
+    "ModelCheckpoint",
     # model files without pickle
     "ModelFileError",
-    "load",
-    "save",
-    # training aids and diagnostics
-    "EarlyStopping",
+    "Perceptron",
+    "ReduceLROnPlateau",
+    "TrainingDivergedError",
     "callbacks",
     "check_gradients",
-    "diagnostics",
     # data, kernels, threads, errors
     "datasets",
-    "ops",
+    "diagnostics",
     "get_num_threads",
+    "load",
+    "ops",
+    "save",
     "set_num_threads",
-    "ModelBusyError",
-    "TrainingDivergedError",
     # ONNX export (fastmlp[onnx]), imported on first use
     "to_onnx",
 ]

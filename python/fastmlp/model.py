@@ -38,6 +38,7 @@ from ._validation import (
     check_sample_weight,
     check_targets,
 )
+from .callbacks import BackupAndRestore, Callback, History
 from .errors import TrainingDivergedError
 
 _NETWORK_CLASSES = {np.dtype(np.float32): _core.NetworkF32, np.dtype(np.float64): _core.NetworkF64}
@@ -109,7 +110,7 @@ class MLP:
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._net = _NETWORK_CLASSES[self.dtype](sizes, self.activations, self.loss_name, self.slope)
-        self.history: dict = {}
+        self.history: History = History()
         self._initialize()
 
     # ------------------------------------------------------------ structure
@@ -328,6 +329,50 @@ class MLP:
         """Zero the optimizer state (velocities, Adam moments, step count)."""
         self._net.reset_optimizer()
 
+    def training_state(self) -> dict[str, Any]:
+        """A copy of what training changes: {'params', 'optimizer_state' (two
+        buffers shaped like params: velocity or Adam's moments), 'step_count',
+        'rng_state' (the epoch-order generator's bit_generator state)}."""
+        return {"params": np.array(self._net.params, copy=True),
+                "optimizer_state": (np.array(self._net.optimizer_state(0), copy=True),
+                                    np.array(self._net.optimizer_state(1), copy=True)),
+                "step_count": int(self._net.step_count),
+                "rng_state": self._rng.bit_generator.state}
+
+    def set_training_state(self, state: dict[str, Any]) -> None:
+        """Put back what `training_state` returned; everything is checked before anything is set."""
+        expected = {"params", "optimizer_state", "step_count", "rng_state"}
+        if not isinstance(state, dict) or set(state) != expected:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"a training state needs exactly the keys {sorted(expected)}, got {got}")
+        buffers = [state["params"], *state["optimizer_state"]]
+        names = ["params", "optimizer_state[0]", "optimizer_state[1]"]
+        if len(buffers) != 3:
+            raise ValueError("optimizer_state must hold two buffers, got "
+                             f"{len(buffers) - 1}")
+        arrays = []
+        for name, buffer in zip(names, buffers):
+            array = np.asarray(buffer)
+            if array.shape != (self.n_params,) or array.dtype != self.dtype:
+                raise ValueError(f"{name} must be {self.dtype} of shape ({self.n_params},), got "
+                                 f"{array.dtype} of shape {array.shape}")
+            arrays.append(array)
+        if not np.all(np.isfinite(arrays[0])):
+            raise ValueError("params hold NaN or infinity")
+        step = state["step_count"]
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise ValueError(f"step_count must be an integer >= 0, got {step!r}")
+        rng_state = state["rng_state"]
+        kind = self._rng.bit_generator.state["bit_generator"]
+        if not isinstance(rng_state, dict) or rng_state.get("bit_generator") != kind:
+            got = rng_state.get("bit_generator") if isinstance(rng_state, dict) else rng_state
+            raise ValueError(f"rng_state must be a {kind} bit generator state, got {got!r:.60}")
+        self._rng.bit_generator.state = rng_state
+        self._net.params[...] = arrays[0]
+        self._net.optimizer_state(0)[...] = arrays[1]
+        self._net.optimizer_state(1)[...] = arrays[2]
+        self._net.step_count = int(step)
+
     def offsets(self, l: int) -> tuple[int, int]:
         """(start of W[l], start of b[l]) in `params` (0-based layer l)."""
         return int(self._net.w_offset(l)), int(self._net.b_offset(l))
@@ -349,28 +394,37 @@ class MLP:
             shuffle: bool = True, sample_weight: ArrayLike | None = None,
             validation_data: tuple[ArrayLike, ArrayLike] | None = None,
             train_metrics: bool = False, verbose: bool = False,
-            callbacks: Sequence[Callable[[MLP, dict[str, Any]], Any]] = (),
+            callbacks: Sequence[Callback | Callable[[MLP, dict[str, Any]], Any]] | None = (),
             progress: str = "auto", track_gradients: bool = False) -> MLP:
         """Train from the current weights.
 
         batch_size: None = full batch, 1 = stochastic, k = mini-batches of k.
         optimizer: 'sgd', 'momentum', 'nesterov' or 'adam' (state restarts with each fit).
+        learning_rate: the starting rate; a LearningRateScheduler or
+        ReduceLROnPlateau callback changes it between epochs.
         validation_data: (X_val, y_val), evaluated after every epoch.
         verbose: print one line of metrics per epoch and, within each epoch, a live
         progress bar on stderr (batches/s, running loss) as `progress` says:
         'auto' (when stderr is a terminal), 'always' or 'never'.
-        callbacks: callables f(model, metrics) run after every epoch; returning
-        True stops training (see fastmlp.callbacks.EarlyStopping).
+        callbacks: `fastmlp.callbacks.Callback` objects (hooks at the start and
+        end of training and of every epoch) and plain callables f(model,
+        metrics) run after every epoch; returning True, or setting
+        `model.stop_training`, stops training after that epoch. With a
+        BackupAndRestore, a fit run again after a crash resumes after the last
+        complete epoch.
         track_gradients: after every epoch, record ||dW[l]|| of each layer on a
         fixed sample of up to 256 training rows in metrics["grad_norms"], to see
         vanishing or exploding gradients.
-        Returns self; every metric of every epoch is in `history`.
+        Returns self, so calls chain; `history` (a fastmlp.callbacks.History,
+        a dict of per-epoch lists) holds every metric of every epoch,
+        including the learning rate `lr`.
         """
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
         epochs = check_positive_int(epochs, "epochs")
         learning_rate = check_positive_float(learning_rate, "learning_rate")
         l2 = check_non_negative_float(l2, "l2")
+        callbacks = _check_callbacks(callbacks)
         X = check_features(X, n_features=self.n_inputs, keep_uint8=True)
         if not self.normalizer.fitted:
             self.normalizer.fit(X)
@@ -385,15 +439,24 @@ class MLP:
             # encoded once, used every epoch
             validation = (X_val, y_val, self._targets(y_val, X_val.shape[0]))
         show_bar = verbose and bar_wanted(progress)
+        params = {"epochs": epochs, "batch_size": data.batch_size, "steps": data.n_batches,
+                  "samples": n, "optimizer": optimizer, "learning_rate": learning_rate,
+                  "verbose": bool(verbose)}
         hooks = _FitHooks(self, y if train_metrics else None, validation, callbacks, verbose,
                           _gradient_sample(data.X, data.Y, self.seed) if track_gradients
-                          else None, data)
+                          else None, data, optimizer=optimizer, learning_rate=learning_rate,
+                          params=params)
         self._net.reset_optimizer()
-        self.history = {"epoch": [], "loss": [], "seconds": []}
-        run_epochs(self, data, Optimizer(optimizer, learning_rate, momentum, beta_1, beta_2,
-                                         epsilon),
-                   hooks, epochs=epochs, rng=self._rng, shuffle=shuffle,
-                   progress_label="epoch" if show_bar else None)
+        self.history = History({"epoch": [], "loss": [], "seconds": []}, params=params)
+        self.stop_training = False
+        try:
+            done = hooks.begin()
+            run_epochs(self, data, Optimizer(optimizer, learning_rate, momentum, beta_1, beta_2,
+                                             epsilon),
+                       hooks, epochs=max(0, epochs - done), rng=self._rng, shuffle=shuffle,
+                       progress_label="epoch" if show_bar else None, first_epoch=done + 1)
+        finally:
+            hooks.detach()
         return self
 
     def _layer_gradient_norms(self, Xn, Y, l2=0.0):
@@ -430,20 +493,81 @@ class MLP:
         self._net.params[...] = params
 
 
-class _FitHooks(EpochHooks):
-    """MLP.fit's side of the epoch loop: metrics, history, verbose lines, callbacks."""
+def _check_callbacks(callbacks):
+    """The fit's callbacks as a list: Callback objects or callables f(model, metrics)."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, (Callback, str)) or callable(callbacks):
+        raise TypeError("callbacks must be a list of Callback objects or callables "
+                        f"f(model, metrics), got a single {type(callbacks).__name__}")
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise TypeError("callbacks must be a list of Callback objects or callables "
+                        f"f(model, metrics), got {type(callbacks).__name__}") from None
+    for i, callback in enumerate(callbacks):
+        if not (isinstance(callback, Callback) or callable(callback)):
+            raise TypeError(f"callbacks[{i}] must be a Callback or a callable f(model, metrics), "
+                            f"got {type(callback).__name__}")
+    return callbacks
 
-    def __init__(self, model, y_train, validation, callbacks, verbose, gradient_sample, data):
+
+class _FitHooks(EpochHooks):
+    """MLP.fit's side of the epoch loop: metrics, history, verbose lines, callbacks.
+
+    It is also what a `Callback` sees of the running fit: the learning rate in
+    effect (`rate`, which schedules change before each native epoch), the
+    training data, and where a BackupAndRestore resumes. Backups restore
+    before the other callbacks start and write after the others have run at
+    each epoch's end, so they hold every callback's state for that epoch.
+    """
+
+    def __init__(self, model, y_train, validation, callbacks, verbose, gradient_sample, data, *,
+                 optimizer="sgd", learning_rate=0.01, params=None):
         self.model = model
         self.y_train = y_train          # labels for train_score, or None
         self.validation = validation    # (X_val prepared, y_val, Y_val encoded) or None
-        self.callbacks = callbacks
+        self.callbacks = list(callbacks)
         self.verbose = verbose
         self.gradient_sample = gradient_sample
         self.data = data
+        self.optimizer_name = optimizer
+        self.rate = learning_rate       # the rate of the coming epoch
+        self._rate = learning_rate      # the rate of the epoch that runs or ran last
+        self.params = params or {}
+        self.epochs = self.params.get("epochs")
+        self.backups = [c for c in self.callbacks if isinstance(c, BackupAndRestore)]
+        self.hooked = [c for c in self.callbacks if isinstance(c, Callback)
+                       and not isinstance(c, BackupAndRestore)]
+        # what a backup keeps: the callbacks that define a state
+        self.stateful_callbacks = [c for c in self.hooked
+                                   if type(c).get_state is not Callback.get_state]
+        self.initial_epoch = 0
+        self._stopped = False
 
+    # -- what callbacks use
+    def resume_after(self, epoch, stopped=False):
+        """A backup restored the state after `epoch` epochs; `stopped`: that epoch stopped."""
+        self.initial_epoch = epoch if not stopped else max(epoch, self.epochs or epoch)
+        self._stopped = stopped
+
+    def begin(self):
+        """on_train_begin of every Callback (backups first); returns the epochs already done."""
+        for callback in self.backups + self.hooked:
+            callback._attach(self.model, dict(self.params), self)
+        for callback in self.backups + self.hooked:
+            callback.on_train_begin({})
+        return self.initial_epoch
+
+    def detach(self):
+        for callback in self.backups + self.hooked:
+            callback._detach()
+
+    # -- the engine's hooks
     def learning_rate(self, epoch, optimizer):
-        self._rate = optimizer.learning_rate
+        for callback in self.hooked:
+            callback.on_epoch_begin(epoch, {})
+        self._rate = self.rate
         return self._rate
 
     def diverged(self, epoch, result):
@@ -465,11 +589,27 @@ class _FitHooks(EpochHooks):
             metrics["val_score"] = model._score_prepared(X_val, y_val)
         if self.gradient_sample is not None:
             metrics["grad_norms"] = model._layer_gradient_norms(*self.gradient_sample, l2)
-        for key, value in metrics.items():
-            model.history.setdefault(key, []).append(value)
+        metrics["lr"] = self._rate
+        model.history.record(metrics)
         if self.verbose:
             print(format_metrics(metrics), flush=True)
-        return any(callback(model, metrics) for callback in self.callbacks)
+        stop = False
+        for callback in self.callbacks:
+            if isinstance(callback, BackupAndRestore):
+                continue
+            if isinstance(callback, Callback):
+                answer = callback.on_epoch_end(epoch, metrics)
+            else:
+                answer = callback(model, metrics)
+            stop = bool(answer) or stop
+        stop = stop or bool(getattr(model, "stop_training", False))
+        for backup in self.backups:
+            backup.backup(epoch, stop)
+        return stop
+
+    def finished(self):
+        for callback in self.hooked + self.backups:
+            callback.on_train_end({})
 
 
 def _gradient_sample(Xn, Y, seed, max_rows=256):
