@@ -11,8 +11,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "isa/kernel_table.h"
 #include "kernels.h"
-#include "network.h"
+#include "network/network.h"
 
 namespace py = pybind11;
 using namespace fastmlp;
@@ -69,7 +70,7 @@ py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
   const int64_t lda = A.shape(1), ldb = B.shape(1);
   {
     py::gil_scoped_release release;
-    sgemm_with(isa, c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, beta);
+    kernels_for(isa).sgemm(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, beta);
   }
   return C;
 }
@@ -80,6 +81,8 @@ void bind_network(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fastmlp native core";
+  // fastmlp.errors re-exports it as fastmlp.ModelBusyError.
+  py::register_exception<ModelBusyError>(m, "ModelBusyError", PyExc_RuntimeError);
 
   m.def("gemm", &ops_gemm, py::arg("A"), py::arg("B"), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("isa") = "", py::arg("into") = py::none(),
@@ -257,7 +260,7 @@ template <typename T>
 std::unique_lock<std::mutex> lock_for_training(Network<T>& net) {
   std::unique_lock<std::mutex> lock(net.train_mutex(), std::try_to_lock);
   if (!lock.owns_lock())
-    throw std::runtime_error(
+    throw ModelBusyError(
         "this model is already being trained in another thread; wait for that fit to end");
   return lock;
 }
@@ -417,7 +420,8 @@ void bind_network_class(py::module_& m, const char* class_name) {
              std::optional<py::array> w_in,
              py::array_t<int64_t, py::array::c_style | py::array::forcecast> order,
              int64_t batch_size, const std::string& optimizer, double learning_rate,
-             double momentum, double beta_1, double beta_2, double epsilon, double l2) {
+             double momentum, double beta_1, double beta_2, double epsilon, double l2,
+             bool freeze_bias) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, nullptr);
             const int64_t N = b.rows;
             if (order.ndim() != 1)
@@ -443,7 +447,7 @@ void bind_network_class(py::module_& m, const char* class_name) {
               py::gil_scoped_release release;
               r = net.train_epoch(b.X.data(), b.Y.data(), b.w(), idx, order.shape(0), batch_size,
                                   cfg, static_cast<T>(l2),
-                                  [&watch] { return watch.should_stop(); });
+                                  [&watch] { return watch.should_stop(); }, freeze_bias);
             }
             watch.rethrow();
             py::dict out;
@@ -459,7 +463,10 @@ void bind_network_class(py::module_& m, const char* class_name) {
           py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("order"),
           py::arg("batch_size"), py::arg("optimizer") = "sgd", py::arg("learning_rate") = 0.01,
           py::arg("momentum") = 0.9, py::arg("beta_1") = 0.9, py::arg("beta_2") = 0.999,
-          py::arg("epsilon") = 1e-8, py::arg("l2") = 0.0);
+          py::arg("epsilon") = 1e-8, py::arg("l2") = 0.0, py::kw_only(),
+          py::arg("freeze_bias") = false,
+          "One epoch over `order` in batches of `batch_size`. With freeze_bias=True no "
+          "update changes a bias (or its optimizer state); the weights update as without it.");
 }
 
 }  // namespace

@@ -10,10 +10,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "isa/kernel_table.h"
 #include "kernels.h"
 
 using namespace fastmlp;
@@ -29,11 +31,9 @@ struct Variant {
 };
 
 std::vector<Variant> variants() {
-  std::vector<Variant> v{{Isa::baseline, &sgemm_baseline}};
-#ifdef FASTMLP_X86
-  if (isa_supported(Isa::avx2)) v.push_back({Isa::avx2, &sgemm_avx2});
-  if (isa_supported(Isa::avx512)) v.push_back({Isa::avx512, &sgemm_avx512});
-#endif
+  std::vector<Variant> v;
+  for (Isa isa : {Isa::baseline, Isa::avx2, Isa::avx512})
+    if (isa_supported(isa)) v.push_back({isa, kernels_for(isa).sgemm});
   return v;
 }
 

@@ -1,6 +1,6 @@
 // The packed float32 GEMM driver, written once over a small vector-ops policy V
-// and instantiated by each ISA file (gemm_avx2.cpp, gemm_avx512.cpp) under its
-// own compiler flags. Everything here has internal linkage (anonymous
+// (gemm/vec_<isa>.h) and instantiated by each isa/<isa>.cpp under its own
+// compiler flags. Everything here has internal linkage (anonymous
 // namespace), so the AVX-512 and AVX2 copies never merge at link time.
 //
 // Policy V provides:
