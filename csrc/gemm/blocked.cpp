@@ -12,7 +12,8 @@ namespace {
 
 constexpr int64_t kBlockK = 256;   // rows of the packed B panel (fits L2 with kBlockN)
 constexpr int64_t kBlockN = 512;   // columns of the packed B panel
-constexpr int64_t kMinParallelWork = 1 << 16;  // multiply-adds below which threads cost more than they give
+// Multiply-adds below which threads cost more than they give.
+constexpr int64_t kMinParallelWork = 1 << 16;
 
 // Copies op(B)[pc:pc+kc, jc:jc+nc] into a contiguous kc x nc panel, so the
 // inner loop reads one unit-stride row whatever the transpose.

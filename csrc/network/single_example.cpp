@@ -39,8 +39,8 @@ class SingleExampleStep {
     for (int64_t l = 0; l < L; ++l) {
       float* z = acts_[l].data();
       const bool ready = l == 0 && partial_ready;
-      k_.dense_forward_one(z, partial_.data(), ready ? nullptr : in,
-                           params + net_.w_offset(l), net_.fan_in(l), net_.fan_out(l));
+      k_.dense_forward_one(z, partial_.data(), ready ? nullptr : in, params + net_.w_offset(l),
+                           net_.fan_in(l), net_.fan_out(l));
       // The output layer stops at z: the loss kernel applies its activation.
       bias_activation_forward<float>(z, params + net_.b_offset(l), 1, net_.fan_out(l),
                                      l == L - 1 ? Act::identity : act[l], net_.slope());
@@ -56,19 +56,13 @@ class SingleExampleStep {
   // Backward and optimizer step fused per layer, last layer first; with
   // next_x, the first layer's update leaves next_x's partial sums in partial_.
   void backward_update(const float* x, const float* next_x, const EpochInputs<float>& in) {
-    float* params = net_.params().data();
-    float* m = net_.optimizer_state(0).data();
-    float* v = net_.optimizer_state(1).data();
     const std::vector<Act>& act = net_.activations();
     const UpdateStep step{in.cfg, net_.step_count(), in.l2};
     float* delta = delta_.data();
     float* spare = spare_.data();
     for (int64_t l = net_.num_layers() - 1; l >= 0; --l) {
       const int64_t I = net_.fan_in(l), O = net_.fan_out(l);
-      const int64_t wo = net_.w_offset(l), bo = net_.b_offset(l);
-      const DenseLayerState layer{params + wo, m + wo, v + wo, params + bo,
-                                  m + bo,      v + bo, I,      O,
-                                  in.freeze_bias};
+      const DenseLayerState layer = layer_state(l, in.freeze_bias);
       const float* a_prev = l == 0 ? x : acts_[l - 1].data();
       const SingleExampleSignals io{a_prev, delta, l > 0 ? spare : nullptr,
                                     l == 0 ? next_x : nullptr, partial_.data()};
@@ -81,6 +75,20 @@ class SingleExampleStep {
   }
 
  private:
+  // Layer l's slices of the flat parameter and optimizer-state buffers.
+  DenseLayerState layer_state(int64_t l, bool freeze_bias) {
+    const int64_t wo = net_.w_offset(l), bo = net_.b_offset(l);
+    float* p = net_.params().data();
+    float* m = net_.optimizer_state(0).data();
+    float* v = net_.optimizer_state(1).data();
+    DenseLayerState layer;
+    layer.W = p + wo, layer.W_m = m + wo, layer.W_v = v + wo;
+    layer.b = p + bo, layer.b_m = m + bo, layer.b_v = v + bo;
+    layer.I = net_.fan_in(l), layer.O = net_.fan_out(l);
+    layer.freeze_bias = freeze_bias;
+    return layer;
+  }
+
   Network<float>& net_;
   const KernelTable& k_;
   std::vector<std::vector<float>> acts_;  // per layer, O_l floats
@@ -91,8 +99,7 @@ class SingleExampleStep {
 }  // namespace
 
 EpochTally train_single_examples(Network<float>& net, const KernelTable& kernels,
-                                 const EpochInputs<float>& in, const int64_t* order,
-                                 int64_t n) {
+                                 const EpochInputs<float>& in, const int64_t* order, int64_t n) {
   EpochTally tally;
   SingleExampleStep step(net, kernels);
   const int64_t I = net.fan_in(0), O = net.fan_out(net.num_layers() - 1);
