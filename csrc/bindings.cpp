@@ -34,8 +34,8 @@ Isa isa_from_name(const std::string& name) {
 // `into` (a C-contiguous float32 M x Nc array), the kernels' accumulate form
 // into += op(A) op(B), so tests reach beta = 1.
 py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
-                            py::array_t<float, py::array::c_style> B, bool trans_a,
-                            bool trans_b, const std::string& isa_request, py::object into) {
+                            py::array_t<float, py::array::c_style> B, bool trans_a, bool trans_b,
+                            const std::string& isa_request, py::object into) {
   if (A.ndim() != 2 || B.ndim() != 2)
     throw py::value_error("gemm expects 2-D arrays, got A.ndim=" + std::to_string(A.ndim()) +
                           " and B.ndim=" + std::to_string(B.ndim()));
@@ -57,10 +57,11 @@ py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
   } else {
     auto given = py::array::ensure(into);
     if (!given || !given.dtype().is(py::dtype::of<float>()) || given.ndim() != 2 ||
-        given.shape(0) != M || given.shape(1) != Nc ||
-        !(given.flags() & py::array::c_style) || !given.writeable())
-      throw py::value_error("gemm's `into` must be a writable C-contiguous float32 array of shape (" +
-                            std::to_string(M) + ", " + std::to_string(Nc) + ")");
+        given.shape(0) != M || given.shape(1) != Nc || !(given.flags() & py::array::c_style) ||
+        !given.writeable())
+      throw py::value_error(
+          "gemm's `into` must be a writable C-contiguous float32 array of shape (" +
+          std::to_string(M) + ", " + std::to_string(Nc) + ")");
     C = py::reinterpret_borrow<py::array_t<float>>(given);
     beta = 1.f;
   }
@@ -124,8 +125,8 @@ namespace {
 
 const std::vector<std::pair<std::string, Act>>& activation_names() {
   static const std::vector<std::pair<std::string, Act>> names = {
-      {"identity", Act::identity}, {"step", Act::step},       {"sigmoid", Act::sigmoid},
-      {"tanh", Act::tanh},         {"relu", Act::relu},       {"leaky_relu", Act::leaky_relu},
+      {"identity", Act::identity}, {"step", Act::step},      {"sigmoid", Act::sigmoid},
+      {"tanh", Act::tanh},         {"relu", Act::relu},      {"leaky_relu", Act::leaky_relu},
       {"softplus", Act::softplus}, {"softmax", Act::softmax}};
   return names;
 }
@@ -140,9 +141,10 @@ const std::vector<std::pair<std::string, Loss>>& loss_names() {
 }
 
 const std::vector<std::pair<std::string, Optim>>& optimizer_names() {
-  static const std::vector<std::pair<std::string, Optim>> names = {
-      {"sgd", Optim::sgd}, {"momentum", Optim::momentum}, {"nesterov", Optim::nesterov},
-      {"adam", Optim::adam}};
+  static const std::vector<std::pair<std::string, Optim>> names = {{"sgd", Optim::sgd},
+                                                                   {"momentum", Optim::momentum},
+                                                                   {"nesterov", Optim::nesterov},
+                                                                   {"adam", Optim::adam}};
   return names;
 }
 
@@ -172,8 +174,7 @@ const char* dtype_name() {
 
 std::string shape_string(const py::array& a) {
   std::string s = "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d)
-    s += (d ? ", " : "") + std::to_string(a.shape(d));
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) s += (d ? ", " : "") + std::to_string(a.shape(d));
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
@@ -267,8 +268,8 @@ std::unique_lock<std::mutex> lock_for_training(Network<T>& net) {
 
 template <typename T>
 py::array_t<T> buffer_view(std::vector<T>& buffer, py::handle owner) {
-  return py::array_t<T>({static_cast<py::ssize_t>(buffer.size())}, {sizeof(T)},
-                        buffer.data(), owner);
+  return py::array_t<T>({static_cast<py::ssize_t>(buffer.size())}, {sizeof(T)}, buffer.data(),
+                        owner);
 }
 
 template <typename T>
@@ -322,8 +323,8 @@ void bind_network_class(py::module_& m, const char* class_name) {
                return std::make_unique<Net>(sizes, acts, loss_kind, static_cast<T>(slope));
              } catch (const std::bad_alloc&) {
                PyErr_SetString(PyExc_MemoryError,
-                               ("not enough memory for a network of " +
-                                std::to_string(n_params) + " parameters (4 buffers of " +
+                               ("not enough memory for a network of " + std::to_string(n_params) +
+                                " parameters (4 buffers of " +
                                 std::to_string(n_params * int64_t(sizeof(T))) + " bytes)")
                                    .c_str());
                throw py::error_already_set();
@@ -344,14 +345,11 @@ void bind_network_class(py::module_& m, const char* class_name) {
       .def_property_readonly("num_params", &Net::num_params)
       .def("w_offset", &Net::w_offset)
       .def("b_offset", &Net::b_offset)
-      .def_property_readonly("params",
-                             [](py::object self) {
-                               return buffer_view<T>(self.cast<Net&>().params(), self);
-                             })
-      .def_property_readonly("grads",
-                             [](py::object self) {
-                               return buffer_view<T>(self.cast<Net&>().grads(), self);
-                             })
+      .def_property_readonly(
+          "params",
+          [](py::object self) { return buffer_view<T>(self.cast<Net&>().params(), self); })
+      .def_property_readonly(
+          "grads", [](py::object self) { return buffer_view<T>(self.cast<Net&>().grads(), self); })
       .def("optimizer_state",
            [](py::object self, int which) {
              if (which != 0 && which != 1)
@@ -401,23 +399,20 @@ void bind_network_class(py::module_& m, const char* class_name) {
             py::gil_scoped_release release;
             return net.loss(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2));
           },
-          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
-          py::arg("l2") = 0.0)
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0)
       .def(
           "gradients",
-          [](Net& net, const py::array& X_in, const py::array& Y_in,
-             std::optional<py::array> w_in, double l2) {
+          [](Net& net, const py::array& X_in, const py::array& Y_in, std::optional<py::array> w_in,
+             double l2) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, "gradients need");
             auto lock = lock_for_training(net);
             py::gil_scoped_release release;
             return net.gradients(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2));
           },
-          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
-          py::arg("l2") = 0.0)
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0)
       .def(
           "train_epoch",
-          [](Net& net, const py::array& X_in, const py::array& Y_in,
-             std::optional<py::array> w_in,
+          [](Net& net, const py::array& X_in, const py::array& Y_in, std::optional<py::array> w_in,
              py::array_t<int64_t, py::array::c_style | py::array::forcecast> order,
              int64_t batch_size, const std::string& optimizer, double learning_rate,
              double momentum, double beta_1, double beta_2, double epsilon, double l2,
@@ -445,9 +440,9 @@ void bind_network_class(py::module_& m, const char* class_name) {
             EpochResult r;
             {
               py::gil_scoped_release release;
-              r = net.train_epoch(b.X.data(), b.Y.data(), b.w(), idx, order.shape(0), batch_size,
-                                  cfg, static_cast<T>(l2),
-                                  [&watch] { return watch.should_stop(); }, freeze_bias);
+              r = net.train_epoch(
+                  b.X.data(), b.Y.data(), b.w(), idx, order.shape(0), batch_size, cfg,
+                  static_cast<T>(l2), [&watch] { return watch.should_stop(); }, freeze_bias);
             }
             watch.rethrow();
             py::dict out;

@@ -22,21 +22,20 @@ namespace fastmlp {
 
 // The plain triple loop: test oracle and fallback.
 template <typename T>
-void gemm_reference(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a,
-                    const T* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                    int64_t K, T beta);
+void gemm_reference(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
+                    int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);
 
 // The portable cache-blocked loop: the float64 path, and the float32
 // baseline on targets without SSE2.
 template <typename T>
-void gemm_blocked(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
-                  int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);
+void gemm_blocked(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
+                  bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);
 
 // float32 goes through the active kernel table; float64 (gradient checks)
 // through gemm_blocked.
 template <typename T>
-void gemm(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
-          int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);
+void gemm(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
+          bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);
 
 // ---------------------------------------------------------------- threads
 int get_num_threads();
@@ -49,8 +48,14 @@ double thread_round_trip_ns(int round_trips);
 
 // ---------------------------------------------------------------- activations
 enum class Act : int {
-  identity = 0, step = 1, sigmoid = 2, tanh = 3, relu = 4, leaky_relu = 5,
-  softplus = 6, softmax = 7
+  identity = 0,
+  step = 1,
+  sigmoid = 2,
+  tanh = 3,
+  relu = 4,
+  leaky_relu = 5,
+  softplus = 6,
+  softmax = 7
 };
 
 // a[N,O] = g(a + bias) in place, row by row (softmax is per row).
@@ -66,10 +71,10 @@ void activation_backward(T* dz, const T* da, const T* a, int64_t n, Act act, T s
 
 // ---------------------------------------------------------------- losses
 enum class Loss : int {
-  squared_error = 0,             // any elementwise output activation
-  binary_cross_entropy = 1,      // sigmoid output, computed from logits
-  categorical_cross_entropy = 2, // softmax output, log-sum-exp
-  perceptron = 3                 // step output, delta = h(x) - y
+  squared_error = 0,              // any elementwise output activation
+  binary_cross_entropy = 1,       // sigmoid output, computed from logits
+  categorical_cross_entropy = 2,  // softmax output, log-sum-exp
+  perceptron = 3                  // step output, delta = h(x) - y
 };
 
 // Output stage fused with the loss, for a batch of N rows and O outputs.
@@ -79,14 +84,13 @@ enum class Loss : int {
 // Returns the weighted loss summed over rows, times scale.
 // Squared error is 0.5 * sum over outputs; cross-entropies sum over outputs.
 template <typename T>
-double loss_forward_backward(T* a, T* dz, const T* z, const T* y, const T* w,
-                             int64_t N, int64_t O, Loss loss, Act out_act, T slope,
-                             T scale);
+double loss_forward_backward(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N, int64_t O,
+                             Loss loss, Act out_act, T slope, T scale);
 
 // The loss alone (no delta), same conventions.
 template <typename T>
-double loss_forward(T* a, const T* z, const T* y, const T* w, int64_t N, int64_t O,
-                    Loss loss, Act out_act, T slope, T scale);
+double loss_forward(T* a, const T* z, const T* y, const T* w, int64_t N, int64_t O, Loss loss,
+                    Act out_act, T slope, T scale);
 
 // ---------------------------------------------------------------- optimizers
 enum class Optim : int { sgd = 0, momentum = 1, nesterov = 2, adam = 3 };

@@ -10,16 +10,16 @@
 namespace fastmlp {
 namespace {
 
-constexpr int64_t kBlockK = 256;   // rows of the packed B panel (fits L2 with kBlockN)
-constexpr int64_t kBlockN = 512;   // columns of the packed B panel
+constexpr int64_t kBlockK = 256;  // rows of the packed B panel (fits L2 with kBlockN)
+constexpr int64_t kBlockN = 512;  // columns of the packed B panel
 // Multiply-adds below which threads cost more than they give.
 constexpr int64_t kMinParallelWork = 1 << 16;
 
 // Copies op(B)[pc:pc+kc, jc:jc+nc] into a contiguous kc x nc panel, so the
 // inner loop reads one unit-stride row whatever the transpose.
 template <typename T>
-void pack_b_panel(T* panel, const T* B, int64_t ldb, bool trans_b, int64_t pc,
-                  int64_t jc, int64_t kc, int64_t nc) {
+void pack_b_panel(T* panel, const T* B, int64_t ldb, bool trans_b, int64_t pc, int64_t jc,
+                  int64_t kc, int64_t nc) {
   for (int64_t k = 0; k < kc; ++k) {
     T* dst = panel + k * nc;
     if (!trans_b) {
@@ -35,14 +35,12 @@ void pack_b_panel(T* panel, const T* B, int64_t ldb, bool trans_b, int64_t pc,
 // C[M,Nc] = beta C + op(A) op(B). Threads split the rows of C; K is walked in
 // the same order for every thread count, so results do not depend on it.
 template <typename T>
-void gemm_blocked(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a,
-                  const T* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                  int64_t K, T beta) {
+void gemm_blocked(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
+                  bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta) {
   if (M <= 0 || Nc <= 0) return;
   if (K <= 0) {
     for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < Nc; ++j)
-        C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+      for (int64_t j = 0; j < Nc; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
     return;
   }
   // Scratch panel, grown once per thread and reused: the hot loop never allocates.
@@ -77,24 +75,21 @@ void gemm_blocked(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a,
   }
 }
 
-template void gemm_blocked<float>(float*, int64_t, const float*, int64_t, bool,
-                                  const float*, int64_t, bool, int64_t, int64_t, int64_t,
-                                  float);
-template void gemm_blocked<double>(double*, int64_t, const double*, int64_t, bool,
-                                   const double*, int64_t, bool, int64_t, int64_t, int64_t,
-                                   double);
+template void gemm_blocked<float>(float*, int64_t, const float*, int64_t, bool, const float*,
+                                  int64_t, bool, int64_t, int64_t, int64_t, float);
+template void gemm_blocked<double>(double*, int64_t, const double*, int64_t, bool, const double*,
+                                   int64_t, bool, int64_t, int64_t, int64_t, double);
 
 template <>
-void gemm<float>(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                 const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                 int64_t K, float beta) {
+void gemm<float>(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, const float* B,
+                 int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, float beta) {
   kernels().sgemm(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
 }
 
 template <>
 void gemm<double>(double* C, int64_t ldc, const double* A, int64_t lda, bool trans_a,
-                  const double* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                  int64_t K, double beta) {
+                  const double* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K,
+                  double beta) {
   gemm_blocked<double>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
 }
 

@@ -10,11 +10,8 @@
 namespace fastmlp {
 
 const KernelTable avx2_kernels = {
-    Isa::avx2,
-    &sgemm_packed<VecAvx2>,
-    &optimizer_update_flat,
-    &dense_forward_one,
-    &dense_backward_update_one,
+    Isa::avx2,          &sgemm_packed<VecAvx2>,     &optimizer_update_flat,
+    &dense_forward_one, &dense_backward_update_one,
 };
 
 }  // namespace fastmlp

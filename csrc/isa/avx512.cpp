@@ -10,11 +10,8 @@
 namespace fastmlp {
 
 const KernelTable avx512_kernels = {
-    Isa::avx512,
-    &sgemm_packed<VecAvx512>,
-    &optimizer_update_flat,
-    &dense_forward_one,
-    &dense_backward_update_one,
+    Isa::avx512,        &sgemm_packed<VecAvx512>,   &optimizer_update_flat,
+    &dense_forward_one, &dense_backward_update_one,
 };
 
 }  // namespace fastmlp

@@ -17,11 +17,8 @@
 namespace fastmlp {
 
 const KernelTable baseline_kernels = {
-    Isa::baseline,
-    FASTMLP_BASELINE_SGEMM,
-    &optimizer_update_flat,
-    &dense_forward_one,
-    &dense_backward_update_one,
+    Isa::baseline,      FASTMLP_BASELINE_SGEMM,     &optimizer_update_flat,
+    &dense_forward_one, &dense_backward_update_one,
 };
 
 }  // namespace fastmlp

@@ -63,8 +63,8 @@ CpuFeatures detect_cpu_features() {
   const bool osxsave = bit(l1.ecx, 27), avx = bit(l1.ecx, 28);
   if (!osxsave || !avx) return f;
   const uint64_t xcr = xcr0();
-  const bool os_ymm = (xcr & 0x6) == 0x6;     // SSE and AVX state
-  const bool os_zmm = (xcr & 0xE6) == 0xE6;   // and opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_ymm = (xcr & 0x6) == 0x6;    // SSE and AVX state
+  const bool os_zmm = (xcr & 0xE6) == 0xE6;  // and opmask, ZMM_Hi256, Hi16_ZMM
   if (!os_ymm) return f;
   f.fma = bit(l1.ecx, 12);
   if (max_leaf < 7) return f;

@@ -15,9 +15,8 @@ struct KernelTable {
   Isa isa;
 
   // C = beta C + op(A) op(B) in float32 (the contract of gemm_reference).
-  void (*sgemm)(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K,
-                float beta);
+  void (*sgemm)(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, const float* B,
+                int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, float beta);
 
   // optimizer_update over a flat float32 buffer (vectorized, threaded for large n).
   void (*optimizer_update)(float* params, float* m, float* v, const float* grads, int64_t n,
@@ -28,14 +27,14 @@ struct KernelTable {
   //   dense_forward_one: z[O] = x[I] W[I,O] (no bias) through partial[] (of
   //   dense_forward_one_scratch(I, O) floats); x == nullptr: the partial sums
   //   are already there (left by dense_backward_update_one), only summed.
-  void (*dense_forward_one)(float* z, float* partial, const float* x, const float* W,
-                            int64_t I, int64_t O);
+  void (*dense_forward_one)(float* z, float* partial, const float* x, const float* W, int64_t I,
+                            int64_t O);
   //   dense_backward_update_one: da_prev = W delta (old W), then one optimizer
   //   step on every W[i,o] (g = a_prev[i] delta[o] + l2 W[i,o]) and b[o]
   //   (g = delta[o]) unless the bias is frozen; with next_x, the next
   //   example's forward partial sums from the updated rows.
-  void (*dense_backward_update_one)(const DenseLayerState& layer,
-                                    const SingleExampleSignals& io, const UpdateStep& step);
+  void (*dense_backward_update_one)(const DenseLayerState& layer, const SingleExampleSignals& io,
+                                    const UpdateStep& step);
 
   bool has_fused_kernels() const { return dense_backward_update_one != nullptr; }
 };
@@ -56,7 +55,7 @@ Isa active_isa();
 void set_isa(Isa isa);  // callers check isa_supported first
 const char* isa_name(Isa isa);
 
-const KernelTable& kernels();                // the active table
-const KernelTable& kernels_for(Isa isa);     // a named one (the caller checks isa_supported)
+const KernelTable& kernels();             // the active table
+const KernelTable& kernels_for(Isa isa);  // a named one (the caller checks isa_supported)
 
 }  // namespace fastmlp

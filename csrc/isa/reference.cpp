@@ -5,11 +5,7 @@
 namespace fastmlp {
 
 const KernelTable reference_kernels = {
-    Isa::reference,
-    &gemm_reference<float>,
-    &optimizer_update<float>,
-    nullptr,
-    nullptr,
+    Isa::reference, &gemm_reference<float>, &optimizer_update<float>, nullptr, nullptr,
 };
 
 }  // namespace fastmlp

@@ -126,14 +126,13 @@ void Network<T>::predict(T* out, const T* X, int64_t N) const {
 }
 
 template <typename T>
-void Network<T>::forward_all(const std::vector<T*>& z, const std::vector<T*>& a,
-                             const T* X, int64_t N) const {
+void Network<T>::forward_all(const std::vector<T*>& z, const std::vector<T*>& a, const T* X,
+                             int64_t N) const {
   const T* in = X;
   for (int64_t l = 0; l < num_layers(); ++l) {
     const int64_t O = fan_out(l);
     dense_forward(z[l], in, params_.data() + w_offset(l), N, fan_in(l), O);
-    bias_activation_forward<T>(z[l], params_.data() + b_offset(l), N, O, Act::identity,
-                               slope_);
+    bias_activation_forward<T>(z[l], params_.data() + b_offset(l), N, O, Act::identity, slope_);
     std::memcpy(a[l], z[l], sizeof(T) * N * O);
     bias_activation_forward<T>(a[l], nullptr, N, O, acts_[l], slope_);
     in = a[l];
@@ -157,8 +156,8 @@ double Network<T>::loss(const T* X, const T* Y, const T* w, int64_t N, T l2) con
   std::vector<T> logits(N * O_last);
   forward_logits(logits.data(), X, N);
   const T scale = T(1) / T(N);
-  const double data_loss = loss_forward<T>(logits.data(), logits.data(), Y, w, N, O_last,
-                                           loss_, acts_[num_layers() - 1], slope_, scale);
+  const double data_loss = loss_forward<T>(logits.data(), logits.data(), Y, w, N, O_last, loss_,
+                                           acts_[num_layers() - 1], slope_, scale);
   return data_loss + l2_penalty(l2) / double(N);
 }
 
@@ -178,9 +177,8 @@ double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T
   }
   const T scale = T(1) / T(N);
   T* out = acts_buf_[L - 1].data();
-  const double data_loss = loss_forward_backward<T>(out, delta_a_.data(), out, Y, w, N,
-                                                    fan_out(L - 1), loss_, acts_[L - 1],
-                                                    slope_, scale);
+  const double data_loss = loss_forward_backward<T>(
+      out, delta_a_.data(), out, Y, w, N, fan_out(L - 1), loss_, acts_[L - 1], slope_, scale);
   return data_loss + l2_penalty(l2) * double(scale);
 }
 
@@ -216,8 +214,8 @@ namespace {
 // One optimizer step over n contiguous parameters: float32 through the active
 // kernel table (its vectorized update, or the plain loop in 'reference'),
 // float64 through the plain loop.
-void update_range(float* p, float* m, float* v, const float* g, int64_t n,
-                  const OptimConfig& cfg, int64_t t) {
+void update_range(float* p, float* m, float* v, const float* g, int64_t n, const OptimConfig& cfg,
+                  int64_t t) {
   kernels().optimizer_update(p, m, v, g, n, cfg, t);
 }
 
@@ -297,9 +295,8 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
 
 template <typename T>
 EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const int64_t* order,
-                                    int64_t n_order, int64_t batch_size,
-                                    const OptimConfig& cfg, T l2, const StopCheck& stop,
-                                    bool freeze_bias) {
+                                    int64_t n_order, int64_t batch_size, const OptimConfig& cfg,
+                                    T l2, const StopCheck& stop, bool freeze_bias) {
   EpochResult result;
   if (n_order <= 0) return result;
   batch_size = std::max<int64_t>(1, std::min(batch_size, n_order));
@@ -314,8 +311,8 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
     // Rows at the end of the order that train one at a time on the fused
     // kernels: all of them at batch size 1, else a lone last row.
     const KernelTable& table = kernels();
-    const int64_t single = !table.has_fused_kernels() ? 0
-                           : batch_size == 1          ? n_order
+    const int64_t single = !table.has_fused_kernels()  ? 0
+                           : batch_size == 1           ? n_order
                            : n_order % batch_size == 1 ? 1
                                                        : 0;
     if (single < n_order) tally = train_batches(in, order, n_order - single, batch_size);

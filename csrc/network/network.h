@@ -22,9 +22,9 @@ enum class EpochStatus : int { completed = 0, interrupted = 1, non_finite = 2 };
 
 struct EpochResult {
   EpochStatus status = EpochStatus::completed;
-  double loss = 0;          // mean loss over the rows trained (penalty included)
-  int64_t rows = 0;         // rows whose batches were applied
-  int64_t batches = 0;      // updates applied
+  double loss = 0;            // mean loss over the rows trained (penalty included)
+  int64_t rows = 0;           // rows whose batches were applied
+  int64_t batches = 0;        // updates applied
   int64_t failed_batch = -1;  // the batch whose loss was not finite
 };
 
@@ -99,8 +99,7 @@ class Network {
   void predict(T* out, const T* X, int64_t N) const;
 
   // Every z[l] and a[l] for a batch; z[l], a[l] point to N x O_l buffers.
-  void forward_all(const std::vector<T*>& z, const std::vector<T*>& a, const T* X,
-                   int64_t N) const;
+  void forward_all(const std::vector<T*>& z, const std::vector<T*>& a, const T* X, int64_t N) const;
 
   // Mean loss on a batch (weights w[N] or nullptr), with the L2 penalty
   // 0.5 l2 ||W||^2 / N. No gradient.
@@ -122,9 +121,9 @@ class Network {
   // A batch of one row (every batch at batch size 1, or the lone last row)
   // goes to the single-example loop (single_example.h) when the active kernel
   // table has the fused kernels; float64 and 'reference' take the batch loop.
-  EpochResult train_epoch(const T* X, const T* Y, const T* w, const int64_t* order,
-                          int64_t n_order, int64_t batch_size, const OptimConfig& cfg,
-                          T l2, const StopCheck& stop, bool freeze_bias = false);
+  EpochResult train_epoch(const T* X, const T* Y, const T* w, const int64_t* order, int64_t n_order,
+                          int64_t batch_size, const OptimConfig& cfg, T l2, const StopCheck& stop,
+                          bool freeze_bias = false);
 
   // Held by anything that writes the weights (training), so two fits on one
   // network cannot interleave.
