@@ -30,7 +30,7 @@ Isa isa_from_name(const std::string& name) {
                         "': expected one of reference, baseline, avx2, avx512");
 }
 
-// C = op(A) op(B) in float32 through the dispatch point (or a named ISA); with
+// C = op(A) op(B) in float32 through the active kernel table (or a named one); with
 // `into` (a C-contiguous float32 M x Nc array), the kernels' accumulate form
 // into += op(A) op(B), so tests reach beta = 1.
 py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
