@@ -1,8 +1,11 @@
 """A/B timing of MLP.fit between two installed builds of fastmlp.
 
-Runs each build in its own interpreter (a child process per measurement),
-alternating the builds round after round so both see the same machine load,
-and prints the median seconds per epoch of each and their ratio.
+Each build runs in its own long-lived interpreter (a child process that has
+the data and a model ready for every case); the parent asks the two children
+in turn for one timed fit at a time, swapping which goes first each round, so
+both builds see the same machine load within seconds of each other. Prints
+every measurement, then the median seconds per epoch of each build and the
+ratio B / A.
 
     python bench/ab_epoch.py --a /path/to/python-of-build-A --b /path/to/python-of-build-B
 
@@ -20,26 +23,37 @@ CHILD = r"""
 import json, sys, time
 import numpy as np
 import fastmlp
-batch, rows, threads, epochs = (int(v) for v in sys.argv[1:5])
-fastmlp.set_num_threads(threads)
 rng = np.random.default_rng(0)
-X = rng.random((rows, 784), dtype=np.float32)
+X = rng.random((20000, 784), dtype=np.float32)
 X[X < 0.6] = 0  # sparse like MNIST pixels
-y = rng.integers(0, 10, rows)
-model = fastmlp.MLP([784, 256, 128, 10], activation="relu", seed=0)
-model.fit(X[:256], y[:256], epochs=1, batch_size=batch, optimizer="momentum")  # warm up
-start = time.perf_counter()
-model.fit(X, y, epochs=epochs, batch_size=batch, optimizer="momentum", learning_rate=0.01)
-print(json.dumps((time.perf_counter() - start) / epochs))
+y = rng.integers(0, 10, 20000)
+for line in sys.stdin:
+    batch, rows, threads, epochs = (int(v) for v in line.split())
+    fastmlp.set_num_threads(threads)
+    model = fastmlp.MLP([784, 256, 128, 10], activation="relu", seed=0)
+    model.fit(X[:256], y[:256], epochs=1, batch_size=batch, optimizer="momentum")  # warm up
+    start = time.perf_counter()
+    model.fit(X[:rows], y[:rows], epochs=epochs, batch_size=batch, optimizer="momentum",
+              learning_rate=0.01)
+    print(json.dumps((time.perf_counter() - start) / epochs), flush=True)
 """
 
 CASES = [(1, 3000), (32, 20000), (128, 20000)]
 
 
-def run(python, batch, rows, threads, epochs):
-    out = subprocess.run([python, "-c", CHILD, str(batch), str(rows), str(threads), str(epochs)],
-                         capture_output=True, text=True, check=True, cwd="/")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+class Build:
+    def __init__(self, python):
+        self.proc = subprocess.Popen([python, "-c", CHILD], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, cwd="/")
+
+    def time_fit(self, batch, rows, threads, epochs):
+        self.proc.stdin.write(f"{batch} {rows} {threads} {epochs}\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 def main():
@@ -47,21 +61,23 @@ def main():
     parser.add_argument("--a", required=True, help="python of build A (the base)")
     parser.add_argument("--b", required=True, help="python of build B (the change)")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
+    builds = {"a": Build(args.a), "b": Build(args.b)}
     times = {}
-    for r in range(args.rounds):
-        for threads in (1, 2):
-            for batch, rows in CASES:
-                # Alternate which build goes first, so neither always runs warm.
-                order = [("a", args.a), ("b", args.b)]
-                if r % 2:
-                    order.reverse()
-                for name, python in order:
-                    t = run(python, batch, rows, threads, args.epochs)
-                    times.setdefault((threads, batch), {}).setdefault(name, []).append(t)
-                    print(f"round {r + 1} threads {threads} batch {batch} build {name}: "
-                          f"{t:.4f} s/epoch", file=sys.stderr, flush=True)
+    try:
+        for r in range(args.rounds):
+            for threads in (1, 2):
+                for batch, rows in CASES:
+                    names = ["a", "b"] if r % 2 == 0 else ["b", "a"]
+                    for name in names:
+                        t = builds[name].time_fit(batch, rows, threads, args.epochs)
+                        times.setdefault((threads, batch), {}).setdefault(name, []).append(t)
+                        print(f"round {r + 1} threads {threads} batch {batch} build {name}: "
+                              f"{t:.4f} s/epoch", file=sys.stderr, flush=True)
+    finally:
+        for build in builds.values():
+            build.close()
     print(f"{'threads':>7} {'batch':>5} {'A s/epoch':>10} {'B s/epoch':>10} {'B/A':>6}")
     for (threads, batch), t in sorted(times.items()):
         a, b = statistics.median(t["a"]), statistics.median(t["b"])
