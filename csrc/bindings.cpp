@@ -11,8 +11,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "isa/kernel_table.h"
 #include "kernels.h"
-#include "network.h"
+#include "network/network.h"
 
 namespace py = pybind11;
 using namespace fastmlp;
@@ -29,12 +30,12 @@ Isa isa_from_name(const std::string& name) {
                         "': expected one of reference, baseline, avx2, avx512");
 }
 
-// C = op(A) op(B) in float32 through the dispatch point (or a named ISA); with
+// C = op(A) op(B) in float32 through the active kernel table (or a named one); with
 // `into` (a C-contiguous float32 M x Nc array), the kernels' accumulate form
 // into += op(A) op(B), so tests reach beta = 1.
 py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
-                            py::array_t<float, py::array::c_style> B, bool trans_a,
-                            bool trans_b, const std::string& isa_request, py::object into) {
+                            py::array_t<float, py::array::c_style> B, bool trans_a, bool trans_b,
+                            const std::string& isa_request, py::object into) {
   if (A.ndim() != 2 || B.ndim() != 2)
     throw py::value_error("gemm expects 2-D arrays, got A.ndim=" + std::to_string(A.ndim()) +
                           " and B.ndim=" + std::to_string(B.ndim()));
@@ -56,10 +57,11 @@ py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
   } else {
     auto given = py::array::ensure(into);
     if (!given || !given.dtype().is(py::dtype::of<float>()) || given.ndim() != 2 ||
-        given.shape(0) != M || given.shape(1) != Nc ||
-        !(given.flags() & py::array::c_style) || !given.writeable())
-      throw py::value_error("gemm's `into` must be a writable C-contiguous float32 array of shape (" +
-                            std::to_string(M) + ", " + std::to_string(Nc) + ")");
+        given.shape(0) != M || given.shape(1) != Nc || !(given.flags() & py::array::c_style) ||
+        !given.writeable())
+      throw py::value_error(
+          "gemm's `into` must be a writable C-contiguous float32 array of shape (" +
+          std::to_string(M) + ", " + std::to_string(Nc) + ")");
     C = py::reinterpret_borrow<py::array_t<float>>(given);
     beta = 1.f;
   }
@@ -69,7 +71,7 @@ py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
   const int64_t lda = A.shape(1), ldb = B.shape(1);
   {
     py::gil_scoped_release release;
-    sgemm_with(isa, c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, beta);
+    kernels_for(isa).sgemm(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, beta);
   }
   return C;
 }
@@ -80,6 +82,8 @@ void bind_network(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fastmlp native core";
+  // fastmlp.errors re-exports it as fastmlp.ModelBusyError.
+  py::register_exception<ModelBusyError>(m, "ModelBusyError", PyExc_RuntimeError);
 
   m.def("gemm", &ops_gemm, py::arg("A"), py::arg("B"), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("isa") = "", py::arg("into") = py::none(),
@@ -121,8 +125,8 @@ namespace {
 
 const std::vector<std::pair<std::string, Act>>& activation_names() {
   static const std::vector<std::pair<std::string, Act>> names = {
-      {"identity", Act::identity}, {"step", Act::step},       {"sigmoid", Act::sigmoid},
-      {"tanh", Act::tanh},         {"relu", Act::relu},       {"leaky_relu", Act::leaky_relu},
+      {"identity", Act::identity}, {"step", Act::step},      {"sigmoid", Act::sigmoid},
+      {"tanh", Act::tanh},         {"relu", Act::relu},      {"leaky_relu", Act::leaky_relu},
       {"softplus", Act::softplus}, {"softmax", Act::softmax}};
   return names;
 }
@@ -137,9 +141,10 @@ const std::vector<std::pair<std::string, Loss>>& loss_names() {
 }
 
 const std::vector<std::pair<std::string, Optim>>& optimizer_names() {
-  static const std::vector<std::pair<std::string, Optim>> names = {
-      {"sgd", Optim::sgd}, {"momentum", Optim::momentum}, {"nesterov", Optim::nesterov},
-      {"adam", Optim::adam}};
+  static const std::vector<std::pair<std::string, Optim>> names = {{"sgd", Optim::sgd},
+                                                                   {"momentum", Optim::momentum},
+                                                                   {"nesterov", Optim::nesterov},
+                                                                   {"adam", Optim::adam}};
   return names;
 }
 
@@ -169,8 +174,7 @@ const char* dtype_name() {
 
 std::string shape_string(const py::array& a) {
   std::string s = "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d)
-    s += (d ? ", " : "") + std::to_string(a.shape(d));
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) s += (d ? ", " : "") + std::to_string(a.shape(d));
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
@@ -257,15 +261,15 @@ template <typename T>
 std::unique_lock<std::mutex> lock_for_training(Network<T>& net) {
   std::unique_lock<std::mutex> lock(net.train_mutex(), std::try_to_lock);
   if (!lock.owns_lock())
-    throw std::runtime_error(
+    throw ModelBusyError(
         "this model is already being trained in another thread; wait for that fit to end");
   return lock;
 }
 
 template <typename T>
 py::array_t<T> buffer_view(std::vector<T>& buffer, py::handle owner) {
-  return py::array_t<T>({static_cast<py::ssize_t>(buffer.size())}, {sizeof(T)},
-                        buffer.data(), owner);
+  return py::array_t<T>({static_cast<py::ssize_t>(buffer.size())}, {sizeof(T)}, buffer.data(),
+                        owner);
 }
 
 template <typename T>
@@ -319,8 +323,8 @@ void bind_network_class(py::module_& m, const char* class_name) {
                return std::make_unique<Net>(sizes, acts, loss_kind, static_cast<T>(slope));
              } catch (const std::bad_alloc&) {
                PyErr_SetString(PyExc_MemoryError,
-                               ("not enough memory for a network of " +
-                                std::to_string(n_params) + " parameters (4 buffers of " +
+                               ("not enough memory for a network of " + std::to_string(n_params) +
+                                " parameters (4 buffers of " +
                                 std::to_string(n_params * int64_t(sizeof(T))) + " bytes)")
                                    .c_str());
                throw py::error_already_set();
@@ -341,14 +345,11 @@ void bind_network_class(py::module_& m, const char* class_name) {
       .def_property_readonly("num_params", &Net::num_params)
       .def("w_offset", &Net::w_offset)
       .def("b_offset", &Net::b_offset)
-      .def_property_readonly("params",
-                             [](py::object self) {
-                               return buffer_view<T>(self.cast<Net&>().params(), self);
-                             })
-      .def_property_readonly("grads",
-                             [](py::object self) {
-                               return buffer_view<T>(self.cast<Net&>().grads(), self);
-                             })
+      .def_property_readonly(
+          "params",
+          [](py::object self) { return buffer_view<T>(self.cast<Net&>().params(), self); })
+      .def_property_readonly(
+          "grads", [](py::object self) { return buffer_view<T>(self.cast<Net&>().grads(), self); })
       .def("optimizer_state",
            [](py::object self, int which) {
              if (which != 0 && which != 1)
@@ -398,26 +399,24 @@ void bind_network_class(py::module_& m, const char* class_name) {
             py::gil_scoped_release release;
             return net.loss(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2));
           },
-          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
-          py::arg("l2") = 0.0)
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0)
       .def(
           "gradients",
-          [](Net& net, const py::array& X_in, const py::array& Y_in,
-             std::optional<py::array> w_in, double l2) {
+          [](Net& net, const py::array& X_in, const py::array& Y_in, std::optional<py::array> w_in,
+             double l2) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, "gradients need");
             auto lock = lock_for_training(net);
             py::gil_scoped_release release;
             return net.gradients(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2));
           },
-          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
-          py::arg("l2") = 0.0)
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0)
       .def(
           "train_epoch",
-          [](Net& net, const py::array& X_in, const py::array& Y_in,
-             std::optional<py::array> w_in,
+          [](Net& net, const py::array& X_in, const py::array& Y_in, std::optional<py::array> w_in,
              py::array_t<int64_t, py::array::c_style | py::array::forcecast> order,
              int64_t batch_size, const std::string& optimizer, double learning_rate,
-             double momentum, double beta_1, double beta_2, double epsilon, double l2) {
+             double momentum, double beta_1, double beta_2, double epsilon, double l2,
+             bool freeze_bias) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, nullptr);
             const int64_t N = b.rows;
             if (order.ndim() != 1)
@@ -441,9 +440,9 @@ void bind_network_class(py::module_& m, const char* class_name) {
             EpochResult r;
             {
               py::gil_scoped_release release;
-              r = net.train_epoch(b.X.data(), b.Y.data(), b.w(), idx, order.shape(0), batch_size,
-                                  cfg, static_cast<T>(l2),
-                                  [&watch] { return watch.should_stop(); });
+              r = net.train_epoch(
+                  b.X.data(), b.Y.data(), b.w(), idx, order.shape(0), batch_size, cfg,
+                  static_cast<T>(l2), [&watch] { return watch.should_stop(); }, freeze_bias);
             }
             watch.rethrow();
             py::dict out;
@@ -459,7 +458,10 @@ void bind_network_class(py::module_& m, const char* class_name) {
           py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("order"),
           py::arg("batch_size"), py::arg("optimizer") = "sgd", py::arg("learning_rate") = 0.01,
           py::arg("momentum") = 0.9, py::arg("beta_1") = 0.9, py::arg("beta_2") = 0.999,
-          py::arg("epsilon") = 1e-8, py::arg("l2") = 0.0);
+          py::arg("epsilon") = 1e-8, py::arg("l2") = 0.0, py::kw_only(),
+          py::arg("freeze_bias") = false,
+          "One epoch over `order` in batches of `batch_size`. With freeze_bias=True no "
+          "update changes a bias (or its optimizer state); the weights update as without it.");
 }
 
 }  // namespace

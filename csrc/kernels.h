@@ -22,43 +22,20 @@ namespace fastmlp {
 
 // The plain triple loop: test oracle and fallback.
 template <typename T>
-void gemm_reference(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a,
-                    const T* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                    int64_t K, T beta);
+void gemm_reference(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
+                    int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);
 
-// Instruction-set variants of the float32 GEMM, same contract as the reference.
-// Each is free to use OpenMP, but only over disjoint tiles of C, and never splits
-// K between threads, so every thread count gives bit-identical results.
-void sgemm_baseline(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                    const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                    int64_t K, float beta);
-void sgemm_avx2(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                int64_t K, float beta);
-void sgemm_avx512(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                  const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                  int64_t K, float beta);
-
-enum class Isa : int { reference = 0, baseline = 1, avx2 = 2, avx512 = 3 };
-
-// The one dispatch point. The active ISA is the best the CPU supports, unless
-// FASTMLP_ISA=reference|baseline|avx2|avx512 or set_isa() asks for another.
-Isa best_supported_isa();
-bool isa_supported(Isa isa);
-Isa active_isa();
-void set_isa(Isa isa);  // callers check isa_supported first
-const char* isa_name(Isa isa);
-
-// The float32 GEMM of a named instruction set (the caller checks isa_supported).
-void sgemm_with(Isa isa, float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K,
-                float beta);
-
-// float32 goes through the dispatch point; float64 (gradient checks) through
-// a cache-blocked portable loop.
+// The portable cache-blocked loop: the float64 path, and the float32
+// baseline on targets without SSE2.
 template <typename T>
-void gemm(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
-          int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);
+void gemm_blocked(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
+                  bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);
+
+// float32 goes through the active kernel table; float64 (gradient checks)
+// through gemm_blocked.
+template <typename T>
+void gemm(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
+          bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);
 
 // ---------------------------------------------------------------- threads
 int get_num_threads();
@@ -71,8 +48,14 @@ double thread_round_trip_ns(int round_trips);
 
 // ---------------------------------------------------------------- activations
 enum class Act : int {
-  identity = 0, step = 1, sigmoid = 2, tanh = 3, relu = 4, leaky_relu = 5,
-  softplus = 6, softmax = 7
+  identity = 0,
+  step = 1,
+  sigmoid = 2,
+  tanh = 3,
+  relu = 4,
+  leaky_relu = 5,
+  softplus = 6,
+  softmax = 7
 };
 
 // a[N,O] = g(a + bias) in place, row by row (softmax is per row).
@@ -88,10 +71,10 @@ void activation_backward(T* dz, const T* da, const T* a, int64_t n, Act act, T s
 
 // ---------------------------------------------------------------- losses
 enum class Loss : int {
-  squared_error = 0,             // any elementwise output activation
-  binary_cross_entropy = 1,      // sigmoid output, computed from logits
-  categorical_cross_entropy = 2, // softmax output, log-sum-exp
-  perceptron = 3                 // step output, delta = h(x) - y
+  squared_error = 0,              // any elementwise output activation
+  binary_cross_entropy = 1,       // sigmoid output, computed from logits
+  categorical_cross_entropy = 2,  // softmax output, log-sum-exp
+  perceptron = 3                  // step output, delta = h(x) - y
 };
 
 // Output stage fused with the loss, for a batch of N rows and O outputs.
@@ -101,14 +84,13 @@ enum class Loss : int {
 // Returns the weighted loss summed over rows, times scale.
 // Squared error is 0.5 * sum over outputs; cross-entropies sum over outputs.
 template <typename T>
-double loss_forward_backward(T* a, T* dz, const T* z, const T* y, const T* w,
-                             int64_t N, int64_t O, Loss loss, Act out_act, T slope,
-                             T scale);
+double loss_forward_backward(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N, int64_t O,
+                             Loss loss, Act out_act, T slope, T scale);
 
 // The loss alone (no delta), same conventions.
 template <typename T>
-double loss_forward(T* a, const T* z, const T* y, const T* w, int64_t N, int64_t O,
-                    Loss loss, Act out_act, T slope, T scale);
+double loss_forward(T* a, const T* z, const T* y, const T* w, int64_t N, int64_t O, Loss loss,
+                    Act out_act, T slope, T scale);
 
 // ---------------------------------------------------------------- optimizers
 enum class Optim : int { sgd = 0, momentum = 1, nesterov = 2, adam = 3 };
@@ -128,32 +110,43 @@ void optimizer_update(T* params, T* velocity_or_m, T* v, const T* grads, int64_t
                       const OptimConfig& cfg, int64_t t);
 
 // ---------------------------------------------------------------- fused training kernels
-// float32 only, compiled per instruction set (fused_kernels.inc) and picked
-// by active_isa(). Their reference twins are the unfused kernels above.
+// float32 only, compiled once per instruction set (fused/batch_one.h) and
+// reached through the kernel table. Their reference twins are the unfused
+// kernels above.
 
-// A batch of ONE example through one dense layer, backward and update fused:
-// da_prev[I] = W[I,O] delta[O] (old W; skipped when da_prev is null), then
-// every W[i,o] and b[o] takes an optimizer step with g = a_prev[i] delta[o]
-// + l2 W[i,o] (g = delta[o] for b). Wm, Wv / bm, bv: optimizer state.
-// With next_x (else null), also leaves the next example's forward partial
-// sums in next_partial, exactly as dense_forward_one would.
-void dense_backward_update_one(float* da_prev, float* next_partial, float* W, float* Wm,
-                               float* Wv, float* b, float* bm, float* bv,
-                               const float* a_prev, const float* delta, const float* next_x,
-                               int64_t I, int64_t O, float l2, const OptimConfig& cfg,
-                               int64_t t);
+// One dense layer's parameters and optimizer state, inside the flat buffers.
+struct DenseLayerState {
+  float* W;    // [I, O] weights
+  float* W_m;  // [I, O] velocity (momentum, Nesterov) or first moment (Adam)
+  float* W_v;  // [I, O] second moment (Adam)
+  float* b;    // [O] bias
+  float* b_m;  // [O]
+  float* b_v;  // [O]
+  int64_t I, O;
+  bool freeze_bias;  // the update leaves b and its state untouched
+};
 
-// A batch of ONE example through one dense layer, forward (bias not added):
-// z[O] = x[I] W[I,O], in fixed row blocks so the sum order does not depend on
-// the thread count. partial: scratch of dense_forward_one_scratch(I, O) floats.
-// x == nullptr: the partial sums are already in `partial` (left there by
-// dense_backward_update_one), only their sum is taken.
-void dense_forward_one(float* z, float* partial, const float* x, const float* W, int64_t I,
-                       int64_t O);
-int64_t dense_forward_one_scratch(int64_t I, int64_t O);
+// What one example brings to a layer's backward + update, and what it leaves.
+struct SingleExampleSignals {
+  const float* a_prev;  // [I] the layer's input
+  const float* delta;   // [O] dLoss/dz of the layer
+  float* da_prev;       // [I] out: W delta with the old W; nullptr skips it (first layer)
+  const float* next_x;  // [I] the next example's input, or nullptr
+  float* next_partial;  // out with next_x: its forward partial sums, as dense_forward_one
+};
 
-// optimizer_update for float32, vectorized per ISA and threaded for large n.
-void optimizer_update_fast(float* params, float* m, float* v, const float* grads, int64_t n,
-                           const OptimConfig& cfg, int64_t t);
+// One optimizer step: the rule, its 1-based step count, and the L2 factor.
+struct UpdateStep {
+  const OptimConfig& cfg;
+  int64_t t;
+  float l2;
+};
+
+// Row blocks of the batch-1 kernels: fixed, so sums never depend on the
+// thread count; the forward's scratch holds one row of partial sums per block.
+constexpr int64_t kSingleExampleRowsPerBlock = 64;
+inline int64_t dense_forward_one_scratch(int64_t I, int64_t O) {
+  return (I + kSingleExampleRowsPerBlock - 1) / kSingleExampleRowsPerBlock * O;
+}
 
 }  // namespace fastmlp

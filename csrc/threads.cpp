@@ -57,8 +57,10 @@ double thread_round_trip_ns(int round_trips) {
           }
         }
         if (me == 0) {
-          const double ns = std::chrono::duration<double, std::nano>(
-                                std::chrono::steady_clock::now() - start).count() / round_trips;
+          const double ns =
+              std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+                  .count() /
+              round_trips;
           best = best < 0 ? ns : std::min(best, ns);
         }
       }

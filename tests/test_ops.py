@@ -37,3 +37,32 @@ def test_fastmlp_isa_environment_variable_forces_a_path():
         out = subprocess.run([sys.executable, "-c", "from fastmlp import ops; print(ops.active_isa())"],
                              env=env, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == isa
+
+
+def _isa_from_proc_cpuinfo():
+    """The best instruction set by the flags Linux reports (it drops the AVX /
+    AVX-512 flags when the kernel does not save their register state)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [line for line in f if line.startswith("flags")]
+    except OSError:
+        return None
+    if not lines:
+        return None
+    flags = set(lines[0].split(":", 1)[1].split())
+    if {"avx512f", "avx512vl", "avx512dq", "fma"} <= flags:
+        return "avx512"
+    if {"avx2", "fma"} <= flags:
+        return "avx2"
+    return "baseline"
+
+
+def test_cpu_detection_agrees_with_the_operating_system():
+    # cpuid + xgetbv in the native core against the kernel's own view of the CPU.
+    expected = _isa_from_proc_cpuinfo()
+    if expected is None:
+        pytest.skip("no /proc/cpuinfo flags on this system")
+    from fastmlp import _core
+
+    assert _core.best_isa() == expected
+    assert _core.supported_isas()[-1] == expected

@@ -10,18 +10,20 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "isa/kernel_table.h"
 #include "kernels.h"
 
 using namespace fastmlp;
 
 namespace {
 
-using SgemmFn = void (*)(float*, int64_t, const float*, int64_t, bool, const float*, int64_t,
-                         bool, int64_t, int64_t, int64_t, float);
+using SgemmFn = void (*)(float*, int64_t, const float*, int64_t, bool, const float*, int64_t, bool,
+                         int64_t, int64_t, int64_t, float);
 
 struct Variant {
   Isa isa;
@@ -29,11 +31,9 @@ struct Variant {
 };
 
 std::vector<Variant> variants() {
-  std::vector<Variant> v{{Isa::baseline, &sgemm_baseline}};
-#ifdef FASTMLP_X86
-  if (isa_supported(Isa::avx2)) v.push_back({Isa::avx2, &sgemm_avx2});
-  if (isa_supported(Isa::avx512)) v.push_back({Isa::avx512, &sgemm_avx512});
-#endif
+  std::vector<Variant> v;
+  for (Isa isa : {Isa::baseline, Isa::avx2, Isa::avx512})
+    if (isa_supported(isa)) v.push_back({isa, kernels_for(isa).sgemm});
   return v;
 }
 
@@ -47,12 +47,11 @@ struct Problem {
   int64_t ldb() const { return trans_b ? K : Nc; }
 };
 
-Problem make_problem(const std::string& kind, int64_t N, int64_t I, int64_t O,
-                     std::mt19937& rng) {
+Problem make_problem(const std::string& kind, int64_t N, int64_t I, int64_t O, std::mt19937& rng) {
   Problem p;
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%-3s N=%-5lld I=%-4lld O=%-4lld", kind.c_str(),
-                (long long)N, (long long)I, (long long)O);
+  std::snprintf(buf, sizeof buf, "%-3s N=%-5lld I=%-4lld O=%-4lld", kind.c_str(), (long long)N,
+                (long long)I, (long long)O);
   p.name = buf;
   if (kind == "fwd") {  // Z[N,O] = X[N,I] W[I,O]
     p.M = N, p.Nc = O, p.K = I, p.trans_a = false, p.trans_b = false;
@@ -70,8 +69,8 @@ Problem make_problem(const std::string& kind, int64_t N, int64_t I, int64_t O,
 }
 
 void run(const Problem& p, SgemmFn fn, std::vector<float>& C) {
-  fn(C.data(), p.Nc, p.A.data(), p.lda(), p.trans_a, p.B.data(), p.ldb(), p.trans_b, p.M,
-     p.Nc, p.K, 0.f);
+  fn(C.data(), p.Nc, p.A.data(), p.lda(), p.trans_a, p.B.data(), p.ldb(), p.trans_b, p.M, p.Nc, p.K,
+     0.f);
 }
 
 // ||C - ref|| / ||ref||
@@ -143,8 +142,8 @@ int main(int argc, char** argv) {
         const Problem p = make_problem(kind, N, layer[0], layer[1], rng);
         if (!wanted(p.name)) continue;
         std::vector<float> ref(p.M * p.Nc), C(p.M * p.Nc);
-        gemm_reference<float>(ref.data(), p.Nc, p.A.data(), p.lda(), p.trans_a, p.B.data(),
-                              p.ldb(), p.trans_b, p.M, p.Nc, p.K, 0.f);
+        gemm_reference<float>(ref.data(), p.Nc, p.A.data(), p.lda(), p.trans_a, p.B.data(), p.ldb(),
+                              p.trans_b, p.M, p.Nc, p.K, 0.f);
         double worst = 0;
         for (const auto& v : vars) {
           std::fill(C.begin(), C.end(), NAN);  // beta = 0 must ignore garbage

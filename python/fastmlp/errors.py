@@ -1,5 +1,7 @@
 """Exceptions fastmlp raises beyond Python's own."""
 
+from ._core import ModelBusyError
+
 
 class TrainingDivergedError(ValueError):
     """The training loss became NaN or infinite.
@@ -10,5 +12,9 @@ class TrainingDivergedError(ValueError):
     """
 
 
-class ModelBusyError(RuntimeError):
-    """Another thread is training this model right now."""
+# The class is the native core's (it raises it when a network's training lock
+# is taken), so native and Python refusals are one exception type.
+ModelBusyError.__doc__ = """Another thread is training this model right now."""
+ModelBusyError.__module__ = __name__
+
+__all__ = ["ModelBusyError", "TrainingDivergedError"]

@@ -49,8 +49,8 @@ double sigmoid_bce_row(T* a, T* dz, const T* z, const T* y, int64_t O, T coef) {
 
 // any elementwise output + 0.5 * squared error; dL/dz = (a - y) g'(a).
 template <typename T>
-double squared_error_row(T* a, T* dz, const T* z, const T* y, int64_t O, T coef,
-                         Act out_act, T slope) {
+double squared_error_row(T* a, T* dz, const T* z, const T* y, int64_t O, T coef, Act out_act,
+                         T slope) {
   if (a != z)
     for (int64_t o = 0; o < O; ++o) a[o] = z[o];
   bias_activation_forward<T>(a, nullptr, 1, O, out_act, slope);
@@ -79,8 +79,8 @@ double perceptron_row(T* a, T* dz, const T* z, const T* y, int64_t O, T coef) {
 }
 
 template <typename T>
-double loss_rows(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N, int64_t O,
-                 Loss loss, Act out_act, T slope, T scale) {
+double loss_rows(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N, int64_t O, Loss loss,
+                 Act out_act, T slope, T scale) {
   double total = 0;
   for (int64_t n = 0; n < N; ++n) {
     const T weight = w != nullptr ? w[n] : T(1);
@@ -100,9 +100,7 @@ double loss_rows(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N, int
       case Loss::squared_error:
         row_loss = squared_error_row(a_row, dz_row, z_row, y_row, O, coef, out_act, slope);
         break;
-      case Loss::perceptron:
-        row_loss = perceptron_row(a_row, dz_row, z_row, y_row, O, coef);
-        break;
+      case Loss::perceptron: row_loss = perceptron_row(a_row, dz_row, z_row, y_row, O, coef); break;
     }
     total += row_loss * static_cast<double>(weight);
   }
@@ -113,27 +111,27 @@ double loss_rows(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N, int
 
 // z, y, a, dz: [N,O]; w: [N] or nullptr
 template <typename T>
-double loss_forward_backward(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N,
-                             int64_t O, Loss loss, Act out_act, T slope, T scale) {
+double loss_forward_backward(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N, int64_t O,
+                             Loss loss, Act out_act, T slope, T scale) {
   return loss_rows<T>(a, dz, z, y, w, N, O, loss, out_act, slope, scale);
 }
 
 // z, y, a: [N,O]; w: [N] or nullptr
 template <typename T>
-double loss_forward(T* a, const T* z, const T* y, const T* w, int64_t N, int64_t O,
-                    Loss loss, Act out_act, T slope, T scale) {
+double loss_forward(T* a, const T* z, const T* y, const T* w, int64_t N, int64_t O, Loss loss,
+                    Act out_act, T slope, T scale) {
   return loss_rows<T>(a, nullptr, z, y, w, N, O, loss, out_act, slope, scale);
 }
 
 template double loss_forward_backward<float>(float*, float*, const float*, const float*,
-                                             const float*, int64_t, int64_t, Loss, Act,
-                                             float, float);
-template double loss_forward_backward<double>(double*, double*, const double*,
-                                              const double*, const double*, int64_t,
-                                              int64_t, Loss, Act, double, double);
-template double loss_forward<float>(float*, const float*, const float*, const float*,
-                                    int64_t, int64_t, Loss, Act, float, float);
-template double loss_forward<double>(double*, const double*, const double*, const double*,
-                                     int64_t, int64_t, Loss, Act, double, double);
+                                             const float*, int64_t, int64_t, Loss, Act, float,
+                                             float);
+template double loss_forward_backward<double>(double*, double*, const double*, const double*,
+                                              const double*, int64_t, int64_t, Loss, Act, double,
+                                              double);
+template double loss_forward<float>(float*, const float*, const float*, const float*, int64_t,
+                                    int64_t, Loss, Act, float, float);
+template double loss_forward<double>(double*, const double*, const double*, const double*, int64_t,
+                                     int64_t, Loss, Act, double, double);
 
 }  // namespace fastmlp

@@ -1,7 +1,7 @@
 // Optimizer updates over one flat parameter buffer, with scikit-learn's
 // formulas (sklearn/neural_network/_stochastic_optimizers.py), so a fastmlp
 // step and a scikit-learn step agree from the same starting weights.
-#include "optim_step.h"
+#include "ops/optim_step.h"
 
 namespace fastmlp {
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <stdexcept>
 #include <vector>
 
 #include "kernels.h"
@@ -21,14 +22,52 @@ enum class EpochStatus : int { completed = 0, interrupted = 1, non_finite = 2 };
 
 struct EpochResult {
   EpochStatus status = EpochStatus::completed;
-  double loss = 0;          // mean loss over the rows trained (penalty included)
-  int64_t rows = 0;         // rows whose batches were applied
-  int64_t batches = 0;      // updates applied
+  double loss = 0;            // mean loss over the rows trained (penalty included)
+  int64_t rows = 0;           // rows whose batches were applied
+  int64_t batches = 0;        // updates applied
   int64_t failed_batch = -1;  // the batch whose loss was not finite
+};
+
+// Thrown when a network's training lock is taken (another thread is training
+// it); Python sees it as fastmlp.ModelBusyError, a RuntimeError.
+class ModelBusyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // Asked between batches: true stops the epoch (a pending Ctrl-C).
 using StopCheck = std::function<bool()>;
+
+// What every batch of an epoch shares: the data, the update rule, the stop check.
+template <typename T>
+struct EpochInputs {
+  const T* X;  // [N, I_0]
+  const T* Y;  // [N, O_last]
+  const T* w;  // [N] row weights, or nullptr
+  const OptimConfig& cfg;
+  T l2;
+  bool freeze_bias;  // biases keep their values (and their optimizer state)
+  const StopCheck& stop;
+};
+
+// A running count over part of an epoch: the epoch's loops each fill one,
+// and train_epoch adds them up.
+struct EpochTally {
+  EpochStatus status = EpochStatus::completed;
+  double loss_sum = 0;  // sum over batches of (batch loss x rows)
+  int64_t rows = 0;
+  int64_t batches = 0;
+  int64_t failed_batch = -1;  // counted from the start of the tally
+
+  // Continues this tally with the one of the rows trained right after.
+  void append(const EpochTally& later) {
+    status = later.status;
+    loss_sum += later.loss_sum;
+    rows += later.rows;
+    if (later.failed_batch >= 0) failed_batch = batches + later.failed_batch;
+    batches += later.batches;
+  }
+};
 
 template <typename T>
 class Network {
@@ -60,8 +99,7 @@ class Network {
   void predict(T* out, const T* X, int64_t N) const;
 
   // Every z[l] and a[l] for a batch; z[l], a[l] point to N x O_l buffers.
-  void forward_all(const std::vector<T*>& z, const std::vector<T*>& a, const T* X,
-                   int64_t N) const;
+  void forward_all(const std::vector<T*>& z, const std::vector<T*>& a, const T* X, int64_t N) const;
 
   // Mean loss on a batch (weights w[N] or nullptr), with the L2 penalty
   // 0.5 l2 ||W||^2 / N. No gradient.
@@ -70,14 +108,22 @@ class Network {
   // The same loss, and its gradient with respect to every parameter in grads().
   double gradients(const T* X, const T* Y, const T* w, int64_t N, T l2);
 
+  // The L2 penalty 0.5 l2 ||W||^2 over every layer's weights (not the biases).
+  double l2_penalty(T l2) const;
+
   // One epoch: batches of `batch_size` rows taken from X, Y (and w) in the
   // order given by `order[n_order]`; forward, loss, backward, update for each.
   // Between batches it asks `stop`; a batch whose loss is not finite stops
   // the epoch before its update and restores the weights and optimizer
-  // state to the start of the epoch.
-  EpochResult train_epoch(const T* X, const T* Y, const T* w, const int64_t* order,
-                          int64_t n_order, int64_t batch_size, const OptimConfig& cfg,
-                          T l2, const StopCheck& stop);
+  // state to the start of the epoch. With freeze_bias, no update changes a
+  // bias or its optimizer state (the caller has set the biases, normally to
+  // zero); the weights update exactly as without it.
+  // A batch of one row (every batch at batch size 1, or the lone last row)
+  // goes to the single-example loop (single_example.h) when the active kernel
+  // table has the fused kernels; float64 and 'reference' take the batch loop.
+  EpochResult train_epoch(const T* X, const T* Y, const T* w, const int64_t* order, int64_t n_order,
+                          int64_t batch_size, const OptimConfig& cfg, T l2, const StopCheck& stop,
+                          bool freeze_bias = false);
 
   // Held by anything that writes the weights (training), so two fits on one
   // network cannot interleave.
@@ -86,11 +132,12 @@ class Network {
  private:
   void ensure_scratch(int64_t rows);
   void forward_logits(T* logits, const T* X, int64_t N) const;
-  double forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2, bool fused_one);
+  double forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2);
   void backward(const T* X, int64_t N, T l2);
-  void backward_update_one(const T* x, const T* next_x, T l2, const OptimConfig& cfg);
-  void update(const OptimConfig& cfg);
-  double l2_penalty(T l2) const;
+  void update(const OptimConfig& cfg, bool freeze_bias);
+  // Batches of batch_size rows over order[0, n_order), the unfused path.
+  EpochTally train_batches(const EpochInputs<T>& in, const int64_t* order, int64_t n_order,
+                           int64_t batch_size);
 
   std::vector<int64_t> sizes_;
   std::vector<Act> acts_;
@@ -108,8 +155,6 @@ class Network {
   std::vector<T> x_batch_, y_batch_, w_batch_;
   std::vector<std::vector<T>> acts_buf_;
   std::vector<T> delta_a_, delta_b_;
-  std::vector<T> forward_partial_;  // row-block partial sums of the batch-1 forward
-  bool first_partial_ready_ = false;  // forward_partial_ holds the next layer-1 sums
   std::vector<T> backup_params_, backup_m_, backup_v_;
 
   std::mutex train_mutex_;

@@ -1,8 +1,11 @@
-// AVX-512 float32 GEMM: the packed driver of gemm_packed.h over 16-lane zmm
-// vectors. Compiled with -mavx512f -mavx512vl -mavx512dq -mfma (only this file).
+// The AVX-512 vector policy of the packed GEMM driver (gemm/packed.h):
+// 16-lane zmm vectors. Include only from a file compiled with -mavx512f
+// -mavx512vl -mavx512dq -mfma.
+#pragma once
+
 #include <immintrin.h>
 
-#include "gemm_packed.h"
+#include <cstdint>
 
 namespace fastmlp {
 namespace {
@@ -39,11 +42,4 @@ struct VecAvx512 {
 };
 
 }  // namespace
-
-void sgemm_avx512(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                  const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                  int64_t K, float beta) {
-  sgemm_packed<VecAvx512>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
-}
-
 }  // namespace fastmlp

@@ -1,10 +1,13 @@
 // Network: forward, backward and the training loop over flat buffers.
-#include "network.h"
+#include "network/network.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+
+#include "isa/kernel_table.h"
+#include "network/single_example.h"
 
 namespace fastmlp {
 namespace {
@@ -90,12 +93,6 @@ void Network<T>::ensure_scratch(int64_t rows) {
   for (int64_t l = 0; l < num_layers(); ++l) acts_buf_[l].resize(rows * fan_out(l));
   delta_a_.resize(rows * max_width_);
   delta_b_.resize(rows * max_width_);
-  if constexpr (std::is_same_v<T, float>) {
-    int64_t partial = 0;
-    for (int64_t l = 0; l < num_layers(); ++l)
-      partial = std::max(partial, dense_forward_one_scratch(fan_in(l), fan_out(l)));
-    forward_partial_.resize(partial);
-  }
 }
 
 // logits[N, O_last] = the output layer's z (bias added, activation not),
@@ -129,14 +126,13 @@ void Network<T>::predict(T* out, const T* X, int64_t N) const {
 }
 
 template <typename T>
-void Network<T>::forward_all(const std::vector<T*>& z, const std::vector<T*>& a,
-                             const T* X, int64_t N) const {
+void Network<T>::forward_all(const std::vector<T*>& z, const std::vector<T*>& a, const T* X,
+                             int64_t N) const {
   const T* in = X;
   for (int64_t l = 0; l < num_layers(); ++l) {
     const int64_t O = fan_out(l);
     dense_forward(z[l], in, params_.data() + w_offset(l), N, fan_in(l), O);
-    bias_activation_forward<T>(z[l], params_.data() + b_offset(l), N, O, Act::identity,
-                               slope_);
+    bias_activation_forward<T>(z[l], params_.data() + b_offset(l), N, O, Act::identity, slope_);
     std::memcpy(a[l], z[l], sizeof(T) * N * O);
     bias_activation_forward<T>(a[l], nullptr, N, O, acts_[l], slope_);
     in = a[l];
@@ -160,34 +156,20 @@ double Network<T>::loss(const T* X, const T* Y, const T* w, int64_t N, T l2) con
   std::vector<T> logits(N * O_last);
   forward_logits(logits.data(), X, N);
   const T scale = T(1) / T(N);
-  const double data_loss = loss_forward<T>(logits.data(), logits.data(), Y, w, N, O_last,
-                                           loss_, acts_[num_layers() - 1], slope_, scale);
+  const double data_loss = loss_forward<T>(logits.data(), logits.data(), Y, w, N, O_last, loss_,
+                                           acts_[num_layers() - 1], slope_, scale);
   return data_loss + l2_penalty(l2) / double(N);
 }
 
 // Forward and the fused output loss: fills acts_buf_ and, in delta_a_, the
 // output delta dL/dz; returns the batch loss (penalty included).
 template <typename T>
-double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2,
-                                bool fused_one) {
+double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2) {
   const int64_t L = num_layers();
   const T* in = X;
   for (int64_t l = 0; l < L; ++l) {
     T* dst = acts_buf_[l].data();
-    const T* W = params_.data() + w_offset(l);
-    if constexpr (std::is_same_v<T, float>) {
-      if (fused_one) {
-        // Layer 1's partial sums may already be there, left by the last update.
-        const bool ready = l == 0 && first_partial_ready_;
-        dense_forward_one(dst, forward_partial_.data(), ready ? nullptr : in, W, fan_in(l),
-                          fan_out(l));
-        if (l == 0) first_partial_ready_ = false;
-      } else {
-        dense_forward(dst, in, W, N, fan_in(l), fan_out(l));
-      }
-    } else {
-      dense_forward(dst, in, W, N, fan_in(l), fan_out(l));
-    }
+    dense_forward(dst, in, params_.data() + w_offset(l), N, fan_in(l), fan_out(l));
     // The output layer stops at z: the loss kernel applies its activation.
     bias_activation_forward<T>(dst, params_.data() + b_offset(l), N, fan_out(l),
                                l == L - 1 ? Act::identity : acts_[l], slope_);
@@ -195,9 +177,8 @@ double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T
   }
   const T scale = T(1) / T(N);
   T* out = acts_buf_[L - 1].data();
-  const double data_loss = loss_forward_backward<T>(out, delta_a_.data(), out, Y, w, N,
-                                                    fan_out(L - 1), loss_, acts_[L - 1],
-                                                    slope_, scale);
+  const double data_loss = loss_forward_backward<T>(
+      out, delta_a_.data(), out, Y, w, N, fan_out(L - 1), loss_, acts_[L - 1], slope_, scale);
   return data_loss + l2_penalty(l2) * double(scale);
 }
 
@@ -228,127 +209,132 @@ void Network<T>::backward(const T* X, int64_t N, T l2) {
   }
 }
 
-// A batch of one example: backward and optimizer step fused per layer, so
-// the weights are swept once and no gradient buffer is written. grads_ is
-// left untouched. With next_x, the first layer's update also computes the
-// next example's first-layer partial sums. float32 only; its reference twin
-// is backward + update.
-template <typename T>
-void Network<T>::backward_update_one(const T* x, const T* next_x, T l2,
-                                     const OptimConfig& cfg) {
-  if constexpr (std::is_same_v<T, float>) {
-    T* delta = delta_a_.data();
-    T* spare = delta_b_.data();
-    for (int64_t l = num_layers() - 1; l >= 0; --l) {
-      const int64_t I = fan_in(l), O = fan_out(l);
-      const T* a_prev = l == 0 ? x : acts_buf_[l - 1].data();
-      const int64_t wo = w_offset(l), bo = b_offset(l);
-      const T* next = l == 0 ? next_x : nullptr;
-      dense_backward_update_one(l > 0 ? spare : nullptr, forward_partial_.data(),
-                                params_.data() + wo, state_m_.data() + wo,
-                                state_v_.data() + wo, params_.data() + bo,
-                                state_m_.data() + bo, state_v_.data() + bo, a_prev, delta,
-                                next, I, O, l2, cfg, step_count_);
-      if (next != nullptr) first_partial_ready_ = true;
-      if (l > 0) {
-        activation_backward<T>(spare, spare, a_prev, I, acts_[l - 1], slope_);
-        std::swap(delta, spare);
-      }
-    }
-  } else {
-    (void)x, (void)next_x, (void)l2, (void)cfg;
-  }
+namespace {
+
+// One optimizer step over n contiguous parameters: float32 through the active
+// kernel table (its vectorized update, or the plain loop in 'reference'),
+// float64 through the plain loop.
+void update_range(float* p, float* m, float* v, const float* g, int64_t n, const OptimConfig& cfg,
+                  int64_t t) {
+  kernels().optimizer_update(p, m, v, g, n, cfg, t);
 }
 
+void update_range(double* p, double* m, double* v, const double* g, int64_t n,
+                  const OptimConfig& cfg, int64_t t) {
+  optimizer_update<double>(p, m, v, g, n, cfg, t);
+}
+
+}  // namespace
+
 template <typename T>
-void Network<T>::update(const OptimConfig& cfg) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (active_isa() != Isa::reference)
-      return optimizer_update_fast(params_.data(), state_m_.data(), state_v_.data(),
-                                   grads_.data(), num_params(), cfg, step_count_);
+void Network<T>::update(const OptimConfig& cfg, bool freeze_bias) {
+  if (!freeze_bias)
+    return update_range(params_.data(), state_m_.data(), state_v_.data(), grads_.data(),
+                        num_params(), cfg, step_count_);
+  // The step is elementwise, so stepping each layer's weights alone gives
+  // them the same values as one pass over the whole buffer.
+  for (int64_t l = 0; l < num_layers(); ++l) {
+    const int64_t wo = w_offset(l);
+    update_range(params_.data() + wo, state_m_.data() + wo, state_v_.data() + wo,
+                 grads_.data() + wo, fan_in(l) * fan_out(l), cfg, step_count_);
   }
-  optimizer_update<T>(params_.data(), state_m_.data(), state_v_.data(), grads_.data(),
-                      num_params(), cfg, step_count_);
 }
 
 template <typename T>
 double Network<T>::gradients(const T* X, const T* Y, const T* w, int64_t N, T l2) {
   ensure_scratch(N);
-  const double batch_loss = forward_loss(X, Y, w, N, l2, false);
+  const double batch_loss = forward_loss(X, Y, w, N, l2);
   backward(X, N, l2);
   return batch_loss;
 }
 
 template <typename T>
-EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const int64_t* order,
-                                    int64_t n_order, int64_t batch_size,
-                                    const OptimConfig& cfg, T l2, const StopCheck& stop) {
-  EpochResult result;
-  if (n_order <= 0) return result;
-  batch_size = std::max<int64_t>(1, std::min(batch_size, n_order));
+EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* order,
+                                     int64_t n_order, int64_t batch_size) {
+  EpochTally tally;
   ensure_scratch(batch_size);
-  backup_params_ = params_;
-  backup_m_ = state_m_;
-  backup_v_ = state_v_;
-  const int64_t backup_step = step_count_;
-
   const int64_t I = fan_in(0), O = fan_out(num_layers() - 1);
-  // The fused batch-1 path exists for float32; 'reference' keeps the plain path.
-  const bool fuse_single = std::is_same_v<T, float> && active_isa() != Isa::reference;
-  first_partial_ready_ = false;
-  double total = 0;
   int64_t batch_index = 0;
   for (int64_t start = 0; start < n_order; start += batch_size, ++batch_index) {
-    if (stop && stop()) {
-      result.status = EpochStatus::interrupted;
+    if (in.stop && in.stop()) {
+      tally.status = EpochStatus::interrupted;
       break;
     }
     const int64_t rows = std::min(batch_size, n_order - start);
     const int64_t* idx = order + start;
     const T *xb, *yb, *wb = nullptr;
     if (is_consecutive(idx, rows)) {
-      xb = X + idx[0] * I;
-      yb = Y + idx[0] * O;
-      wb = w != nullptr ? w + idx[0] : nullptr;
+      xb = in.X + idx[0] * I;
+      yb = in.Y + idx[0] * O;
+      wb = in.w != nullptr ? in.w + idx[0] : nullptr;
     } else {
-      gather_rows(x_batch_.data(), X, idx, rows, I);
-      gather_rows(y_batch_.data(), Y, idx, rows, O);
-      if (w != nullptr) {
-        for (int64_t r = 0; r < rows; ++r) w_batch_[r] = w[idx[r]];
+      gather_rows(x_batch_.data(), in.X, idx, rows, I);
+      gather_rows(y_batch_.data(), in.Y, idx, rows, O);
+      if (in.w != nullptr) {
+        for (int64_t r = 0; r < rows; ++r) w_batch_[r] = in.w[idx[r]];
         wb = w_batch_.data();
       }
       xb = x_batch_.data();
       yb = y_batch_.data();
     }
-    const bool fused_one = rows == 1 && fuse_single;
-    const double batch_loss = forward_loss(xb, yb, wb, rows, l2, fused_one);
+    const double batch_loss = forward_loss(xb, yb, wb, rows, in.l2);
     if (!std::isfinite(batch_loss)) {
-      result.status = EpochStatus::non_finite;
-      result.failed_batch = batch_index;
+      tally.status = EpochStatus::non_finite;
+      tally.failed_batch = batch_index;
       break;
     }
     ++step_count_;
-    if (fused_one) {
-      const bool has_next = batch_size == 1 && start + 1 < n_order;
-      backward_update_one(xb, has_next ? X + order[start + 1] * I : nullptr, l2, cfg);
-    } else {
-      backward(xb, rows, l2);
-      update(cfg);
-    }
-    total += batch_loss * double(rows);
-    result.rows += rows;
-    ++result.batches;
+    backward(xb, rows, in.l2);
+    update(in.cfg, in.freeze_bias);
+    tally.loss_sum += batch_loss * double(rows);
+    tally.rows += rows;
+    ++tally.batches;
+  }
+  return tally;
+}
+
+template <typename T>
+EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const int64_t* order,
+                                    int64_t n_order, int64_t batch_size, const OptimConfig& cfg,
+                                    T l2, const StopCheck& stop, bool freeze_bias) {
+  EpochResult result;
+  if (n_order <= 0) return result;
+  batch_size = std::max<int64_t>(1, std::min(batch_size, n_order));
+  backup_params_ = params_;
+  backup_m_ = state_m_;
+  backup_v_ = state_v_;
+  const int64_t backup_step = step_count_;
+
+  const EpochInputs<T> in{X, Y, w, cfg, l2, freeze_bias, stop};
+  EpochTally tally;
+  if constexpr (std::is_same_v<T, float>) {
+    // Rows at the end of the order that train one at a time on the fused
+    // kernels: all of them at batch size 1, else a lone last row.
+    const KernelTable& table = kernels();
+    const int64_t single = !table.has_fused_kernels()  ? 0
+                           : batch_size == 1           ? n_order
+                           : n_order % batch_size == 1 ? 1
+                                                       : 0;
+    if (single < n_order) tally = train_batches(in, order, n_order - single, batch_size);
+    if (single > 0 && tally.status == EpochStatus::completed)
+      tally.append(train_single_examples(*this, table, in, order + n_order - single, single));
+  } else {
+    tally = train_batches(in, order, n_order, batch_size);
   }
   // The updates before a non-finite loss are what blew up: their weights may
   // be finite yet so large that every later forward pass overflows. The
   // start of the epoch is the last state known to be sound.
-  if (result.status == EpochStatus::non_finite) {
+  if (tally.status == EpochStatus::non_finite) {
     params_ = backup_params_;
     state_m_ = backup_m_;
     state_v_ = backup_v_;
     step_count_ = backup_step;
   }
-  result.loss = result.rows > 0 ? total / double(result.rows) : 0.0;
+  result.status = tally.status;
+  result.rows = tally.rows;
+  result.batches = tally.batches;
+  result.failed_batch = tally.failed_batch;
+  result.loss = tally.rows > 0 ? tally.loss_sum / double(tally.rows) : 0.0;
   return result;
 }
 

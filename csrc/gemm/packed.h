@@ -1,6 +1,6 @@
 // The packed float32 GEMM driver, written once over a small vector-ops policy V
-// and instantiated by each ISA file (gemm_avx2.cpp, gemm_avx512.cpp) under its
-// own compiler flags. Everything here has internal linkage (anonymous
+// (gemm/vec_<isa>.h) and instantiated by each isa/<isa>.cpp under its own
+// compiler flags. Everything here has internal linkage (anonymous
 // namespace), so the AVX-512 and AVX2 copies never merge at link time.
 //
 // Policy V provides:
@@ -56,8 +56,8 @@ constexpr int64_t kL2BlockBytes = int64_t(1) << 19;
 // kEdge: only `ncols` columns are valid (masked stores);
 // kMaskLoad: B is read in place, so its loads must be masked too.
 template <class V, int MR, int NV, bool kRowStrideA, bool kEdge, bool kMaskLoad>
-void micro_tile(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs,
-                const float* b, int64_t b_step, int64_t K, int ncols, bool accumulate) {
+void micro_tile(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+                int64_t b_step, int64_t K, int ncols, bool accumulate) {
   using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
   typename V::Mask mask[NV];
@@ -102,8 +102,8 @@ void micro_tile(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_c
   }
 }
 
-using TileFn = void (*)(float*, int64_t, const float*, int64_t, int64_t, const float*,
-                        int64_t, int64_t, int, bool);
+using TileFn = void (*)(float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t,
+                        int64_t, int, bool);
 
 // Tile kernels indexed by row count - 1, so edge rows run an exact-height
 // kernel instead of computing padding.
@@ -126,8 +126,8 @@ struct Tiles {
 
 // ------------------------------------------------------------------ packing
 // panel[k*NR + j] = op(B)(k, j0 + j) for one sliver, zero beyond Nc.
-inline void pack_b_sliver(float* panel, const float* B, int64_t ldb, bool trans_b,
-                          int64_t j0, int64_t ncols, int64_t NR, int64_t K) {
+inline void pack_b_sliver(float* panel, const float* B, int64_t ldb, bool trans_b, int64_t j0,
+                          int64_t ncols, int64_t NR, int64_t K) {
   if (!trans_b) {
     for (int64_t k = 0; k < K; ++k) {
       float* dst = panel + k * NR;
@@ -180,15 +180,15 @@ void gemv_rows(float* c, const float* a, const float* B, int64_t ldb, int64_t j_
   constexpr int kWide = L >= 16 ? 128 / L : kNarrow;
   using Reg = typename V::Reg;
   int64_t j = j_begin;
-  for (; j + kWide * L <= j_end; j += kWide * L) gemv_block<V, kWide>(c, a, B, ldb, j, K, accumulate);
+  for (; j + kWide * L <= j_end; j += kWide * L)
+    gemv_block<V, kWide>(c, a, B, ldb, j, K, accumulate);
   for (; j + kNarrow * L <= j_end; j += kNarrow * L)
     gemv_block<V, kNarrow>(c, a, B, ldb, j, K, accumulate);
   for (; j < j_end; j += L) {
     const auto m = V::mask_for(static_cast<int>(j_end - j));
     Reg acc = V::zero();
     const float* b = B + j;
-    for (int64_t k = 0; k < K; ++k, b += ldb)
-      acc = V::fma(V::bcast(a + k), V::maskload(b, m), acc);
+    for (int64_t k = 0; k < K; ++k, b += ldb) acc = V::fma(V::bcast(a + k), V::maskload(b, m), acc);
     if (accumulate) acc = V::add(acc, V::maskload(c + j, m));
     V::maskstore(c + j, m, acc);
   }
@@ -266,9 +266,9 @@ void gemv(float* c, const float* A, int64_t lda, bool trans_a, const float* B, i
   // Serial calls skip the OpenMP runtime entirely: at batch size 1 its
   // entry cost alone is a sizable share of a small layer.
   if (!parallel) return columns(0, Nc);
-  // Each thread takes one contiguous run of columns (a multiple of 16 wide).
-  // Every output is one ascending-k chain wherever the split falls, so the
-  // result does not depend on the thread count.
+    // Each thread takes one contiguous run of columns (a multiple of 16 wide).
+    // Every output is one ascending-k chain wherever the split falls, so the
+    // result does not depend on the thread count.
 #ifdef _OPENMP
 #pragma omp parallel
   {
@@ -285,9 +285,8 @@ void gemv(float* c, const float* A, int64_t lda, bool trans_a, const float* B, i
 // regression, perceptron), computed as its transpose C^T = op(B)^T op(A)^T so
 // the vector runs along M instead of wasting all but one lane of a tile.
 template <class V>
-void gemv_column(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                 const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t K,
-                 bool accumulate) {
+void gemv_column(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, const float* B,
+                 int64_t ldb, bool trans_b, int64_t M, int64_t K, bool accumulate) {
   // op(B)^T as a 1 x K row: contiguous when B is stored 1 x K, else strided.
   const bool row_strided = !trans_b;
   // op(A)^T is K x M: A^T stored K x M is already that; row-major A is its transpose.
@@ -384,8 +383,8 @@ struct Plan {
         const bool edge = ncols != NR, masked_loads = b_packed == nullptr;
         TileFn fn = a_mode == AMode::row_strided ? pick<true>(mr, edge, masked_loads)
                                                  : pick<false>(mr, edge, masked_loads);
-        fn(g.C + i0 * g.ldc + j0, g.ldc, a + k0 * a_cs, a_rs, a_cs, b + k0 * b_step, b_step,
-           kn, ncols, accumulate);
+        fn(g.C + i0 * g.ldc + j0, g.ldc, a + k0 * a_cs, a_rs, a_cs, b + k0 * b_step, b_step, kn,
+           ncols, accumulate);
       }
     }
   }
@@ -486,7 +485,8 @@ void gemm_transposed(const GemmArgs& g) {
     for (int64_t i = 0; i < g.M; ++i)
       for (int64_t j = 0; j < g.Nc; ++j) ct[j * g.M + i] = g.C[i * g.ldc + j];
   // op(B)^T: B itself read with the opposite transpose flag; op(A)^T = A (K x M).
-  const GemmArgs t{ct, g.M, g.B, g.ldb, !g.trans_b, g.A, g.lda, false, g.Nc, g.M, g.K, g.accumulate};
+  const GemmArgs t{ct,    g.M,   g.B,  g.ldb, !g.trans_b, g.A,
+                   g.lda, false, g.Nc, g.M,   g.K,        g.accumulate};
   gemm_by_width<V>(t);
   for (int64_t i = 0; i < g.M; ++i)
     for (int64_t j = 0; j < g.Nc; ++j) g.C[i * g.ldc + j] = ct[j * g.M + i];
@@ -494,9 +494,8 @@ void gemm_transposed(const GemmArgs& g) {
 
 // C[M,Nc] = beta C + op(A)[M,K] op(B)[K,Nc], beta 0 or 1 (others are folded into C first).
 template <class V>
-void sgemm_packed(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                  const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                  int64_t K, float beta) {
+void sgemm_packed(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, const float* B,
+                  int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, float beta) {
   if (M <= 0 || Nc <= 0) return;
   if (beta != 0.f && beta != 1.f) {
     for (int64_t i = 0; i < M; ++i)

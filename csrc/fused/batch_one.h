@@ -1,16 +1,23 @@
 // Fused float32 training kernels, written once and compiled per instruction
-// set: fused_baseline.cpp, fused_avx2.cpp and fused_avx512.cpp each include
-// this file inside their own namespace under their own compiler flags, and
-// the dispatch in fused.cpp picks one by active_isa().
-//
-// Needs: kernels.h, optim_step.h, FASTMLP_FUSED_NS defined to the namespace.
+// set, the same way as the packed GEMM: each isa/<isa>.cpp includes this
+// header under its own compiler flags and puts the functions in its kernel
+// table. Everything here has internal linkage (anonymous namespace), so the
+// copies of different instruction sets never merge at link time.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels.h"
+#include "ops/optim_step.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 namespace fastmlp {
-namespace FASTMLP_FUSED_NS {
+namespace {
 
 // Elements of work below which one thread is faster than two (fork/join costs
 // a few microseconds; a 256-wide row update costs ~50 ns).
@@ -22,7 +29,7 @@ constexpr int64_t kMinParallelElements = 1 << 15;
 // a 784-256 net is 1.6 MB of weights plus velocity: too big for one L2).
 // Fixed blocks, not per-thread chunks, also keep the forward's summation order
 // independent of the thread count.
-constexpr int64_t kRowsPerBlock = 64;
+constexpr int64_t kRowsPerBlock = kSingleExampleRowsPerBlock;
 
 int64_t row_blocks(int64_t I) { return (I + kRowsPerBlock - 1) / kRowsPerBlock; }
 
@@ -157,14 +164,21 @@ void dense_forward_one(float* z, float* partial, const float* x, const float* W,
 // updated rows while they are still in registers (next_partial as in
 // dense_forward_one, same blocks and order, so the same bits), which saves
 // the next forward its own pass over W.
-// W, Wm, Wv: [I,O] weights and optimizer state; b, bm, bv: [O].
+// With layer.freeze_bias the bias and its state are left as they are.
 // Rows are disjoint per thread, so the result does not depend on the thread count.
-void dense_backward_update_one(float* da_prev, float* next_partial, float* W, float* Wm,
-                               float* Wv, float* b, float* bm, float* bv,
-                               const float* a_prev, const float* delta, const float* next_x,
-                               int64_t I, int64_t O, float l2, const OptimConfig& cfg,
-                               int64_t t) {
-  with_optimizer_step<float>(cfg, t, [&](const auto& step) {
+void dense_backward_update_one(const DenseLayerState& layer, const SingleExampleSignals& io,
+                               const UpdateStep& update) {
+  float* const W = layer.W;
+  float* const Wm = layer.W_m;
+  float* const Wv = layer.W_v;
+  const int64_t I = layer.I, O = layer.O;
+  const float* const a_prev = io.a_prev;
+  const float* const delta = io.delta;
+  float* const da_prev = io.da_prev;
+  const float* const next_x = io.next_x;
+  float* const next_partial = io.next_partial;
+  const float l2 = update.l2;
+  with_optimizer_step<float>(update.cfg, update.t, [&](const auto& step) {
     for_each_block(I, O, [&](int64_t blk) {
       // A private copy keeps the step's constants in registers: through the
       // shared reference they were reloaded after every store to w and v.
@@ -193,28 +207,14 @@ void dense_backward_update_one(float* da_prev, float* next_partial, float* W, fl
         }
       }
     });
+    if (layer.freeze_bias) return;
+    float* const b = layer.b;
+    float* const bm = layer.b_m;
+    float* const bv = layer.b_v;
 #pragma omp simd
     for (int64_t o = 0; o < O; ++o) step(b[o], bm[o], bv[o], delta[o]);
   });
 }
 
-// The flat-buffer optimizer update (params, state, grads: [n]), vectorized
-// for this instruction set and split over threads for large buffers.
-void optimizer_update_flat(float* params, float* m, float* v, const float* grads, int64_t n,
-                           const OptimConfig& cfg, int64_t t) {
-  with_optimizer_step<float>(cfg, t, [&](const auto& step) {
-    constexpr int64_t kChunk = 4096;
-    const int64_t chunks = (n + kChunk - 1) / kChunk;
-    const bool parallel = n >= kMinParallelElements;
-    (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t c = 0; c < chunks; ++c) {
-      const int64_t end = std::min(n, (c + 1) * kChunk);
-#pragma omp simd
-      for (int64_t i = c * kChunk; i < end; ++i) step(params[i], m[i], v[i], grads[i]);
-    }
-  });
-}
-
-}  // namespace FASTMLP_FUSED_NS
+}  // namespace
 }  // namespace fastmlp

@@ -72,8 +72,8 @@ void with_optimizer_step(const OptimConfig& cfg, int64_t t, Body&& body) {
       const double b1 = cfg.beta_1, b2 = cfg.beta_2;
       const T step = static_cast<T>(cfg.learning_rate * std::sqrt(1.0 - std::pow(b2, double(t))) /
                                     (1.0 - std::pow(b1, double(t))));
-      return body(AdamStep<T>{step, static_cast<T>(b1), static_cast<T>(b2),
-                              static_cast<T>(cfg.epsilon)});
+      return body(
+          AdamStep<T>{step, static_cast<T>(b1), static_cast<T>(b2), static_cast<T>(cfg.epsilon)});
     }
   }
 }

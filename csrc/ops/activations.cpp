@@ -9,34 +9,72 @@ namespace fastmlp {
 namespace {
 
 // ---- forward: a = g(z)
-template <typename T> inline T op_identity(T z, T) { return z; }
+template <typename T>
+inline T op_identity(T z, T) {
+  return z;
+}
 // Comparisons become 0/1 values instead of branches: ReLU patterns are
 // random, so a branch per element mispredicts half the time.
-template <typename T> inline T op_step(T z, T) { return static_cast<T>(z >= T(0)); }
-template <typename T> inline T op_sigmoid(T z, T) {
+template <typename T>
+inline T op_step(T z, T) {
+  return static_cast<T>(z >= T(0));
+}
+template <typename T>
+inline T op_sigmoid(T z, T) {
   // Two branches keep exp() from overflowing for large |z|.
   if (z >= T(0)) return T(1) / (T(1) + std::exp(-z));
   const T e = std::exp(z);
   return e / (T(1) + e);
 }
-template <typename T> inline T op_tanh(T z, T) { return std::tanh(z); }
-template <typename T> inline T op_relu(T z, T) { return z > T(0) ? z : T(0); }
-template <typename T> inline T op_leaky_relu(T z, T slope) { return z > T(0) ? z : slope * z; }
-template <typename T> inline T op_softplus(T z, T) {
+template <typename T>
+inline T op_tanh(T z, T) {
+  return std::tanh(z);
+}
+template <typename T>
+inline T op_relu(T z, T) {
+  return z > T(0) ? z : T(0);
+}
+template <typename T>
+inline T op_leaky_relu(T z, T slope) {
+  return z > T(0) ? z : slope * z;
+}
+template <typename T>
+inline T op_softplus(T z, T) {
   // log(1 + e^z) = max(z, 0) + log1p(e^-|z|): finite for every finite z.
   return std::max(z, T(0)) + std::log1p(std::exp(-std::abs(z)));
 }
 
 // ---- backward: g'(z) written through a = g(z)
-template <typename T> inline T dop_identity(T, T) { return T(1); }
-template <typename T> inline T dop_step(T, T) { return T(0); }
-template <typename T> inline T dop_sigmoid(T a, T) { return a * (T(1) - a); }
-template <typename T> inline T dop_tanh(T a, T) { return T(1) - a * a; }
-template <typename T> inline T dop_relu(T a, T) { return static_cast<T>(a > T(0)); }
+template <typename T>
+inline T dop_identity(T, T) {
+  return T(1);
+}
+template <typename T>
+inline T dop_step(T, T) {
+  return T(0);
+}
+template <typename T>
+inline T dop_sigmoid(T a, T) {
+  return a * (T(1) - a);
+}
+template <typename T>
+inline T dop_tanh(T a, T) {
+  return T(1) - a * a;
+}
+template <typename T>
+inline T dop_relu(T a, T) {
+  return static_cast<T>(a > T(0));
+}
 // Valid for slope > 0 (a and z then share their sign); slope 0 is plain ReLU.
-template <typename T> inline T dop_leaky_relu(T a, T slope) { return a > T(0) ? T(1) : slope; }
+template <typename T>
+inline T dop_leaky_relu(T a, T slope) {
+  return a > T(0) ? T(1) : slope;
+}
 // softplus' = sigmoid(z) = 1 - e^-a.
-template <typename T> inline T dop_softplus(T a, T) { return -std::expm1(-a); }
+template <typename T>
+inline T dop_softplus(T a, T) {
+  return -std::expm1(-a);
+}
 
 // Elements below which a second thread costs more than it saves.
 constexpr int64_t kMinParallelElements = 1 << 16;
@@ -94,8 +132,7 @@ void derivative_map(T* dz, const T* da, const T* a, int64_t n, T slope) {
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t begin = c * kChunk;
-    derivative_span<T, dop>(dz + begin, da + begin, a + begin, std::min(kChunk, n - begin),
-                            slope);
+    derivative_span<T, dop>(dz + begin, da + begin, a + begin, std::min(kChunk, n - begin), slope);
   }
 }
 
@@ -136,8 +173,10 @@ void activation_backward(T* dz, const T* da, const T* a, int64_t n, Act act, T s
 }
 
 template void bias_activation_forward<float>(float*, const float*, int64_t, int64_t, Act, float);
-template void bias_activation_forward<double>(double*, const double*, int64_t, int64_t, Act, double);
+template void bias_activation_forward<double>(double*, const double*, int64_t, int64_t, Act,
+                                              double);
 template void activation_backward<float>(float*, const float*, const float*, int64_t, Act, float);
-template void activation_backward<double>(double*, const double*, const double*, int64_t, Act, double);
+template void activation_backward<double>(double*, const double*, const double*, int64_t, Act,
+                                          double);
 
 }  // namespace fastmlp

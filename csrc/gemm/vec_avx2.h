@@ -1,8 +1,10 @@
-// AVX2 + FMA float32 GEMM: the packed driver of gemm_packed.h over 8-lane ymm
-// vectors. Compiled with -mavx2 -mfma (only this file).
+// The AVX2 + FMA vector policy of the packed GEMM driver (gemm/packed.h):
+// 8-lane ymm vectors. Include only from a file compiled with -mavx2 -mfma.
+#pragma once
+
 #include <immintrin.h>
 
-#include "gemm_packed.h"
+#include <cstdint>
 
 namespace fastmlp {
 namespace {
@@ -37,11 +39,4 @@ struct VecAvx2 {
 };
 
 }  // namespace
-
-void sgemm_avx2(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc,
-                int64_t K, float beta) {
-  sgemm_packed<VecAvx2>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
-}
-
 }  // namespace fastmlp

@@ -1,0 +1,24 @@
+// Every kernel of the baseline table, compiled for plain x86-64 (SSE2) or
+// the target's defaults: the one table that runs on any CPU.
+#include "fused/batch_one.h"
+#include "isa/kernel_table.h"
+#include "ops/optim_flat.h"
+
+#if defined(FASTMLP_X86) && defined(__SSE2__)
+// x86-64 always has SSE2, so the baseline runs the packed driver on 4-lane
+// vectors (no FMA: multiply then add); other targets keep the portable loop.
+#include "gemm/packed.h"
+#include "gemm/vec_sse2.h"
+#define FASTMLP_BASELINE_SGEMM (&sgemm_packed<VecSse2>)
+#else
+#define FASTMLP_BASELINE_SGEMM (&gemm_blocked<float>)
+#endif
+
+namespace fastmlp {
+
+const KernelTable baseline_kernels = {
+    Isa::baseline,      FASTMLP_BASELINE_SGEMM,     &optimizer_update_flat,
+    &dense_forward_one, &dense_backward_update_one,
+};
+
+}  // namespace fastmlp

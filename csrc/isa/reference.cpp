@@ -1,0 +1,11 @@
+// The reference kernel table: the plain loops every fast kernel is tested
+// against. It has no fused kernels, so training takes the unfused path.
+#include "isa/kernel_table.h"
+
+namespace fastmlp {
+
+const KernelTable reference_kernels = {
+    Isa::reference, &gemm_reference<float>, &optimizer_update<float>, nullptr, nullptr,
+};
+
+}  // namespace fastmlp

@@ -1,0 +1,38 @@
+// The flat-buffer float32 optimizer update, written once and compiled per
+// instruction set (each isa/<isa>.cpp includes it under its own flags and puts
+// it in its kernel table; internal linkage keeps the copies apart). Its
+// reference twin is optimizer_update<float> (ops/optim.cpp): same formulas.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels.h"
+#include "ops/optim_step.h"
+
+namespace fastmlp {
+namespace {
+
+// The flat-buffer optimizer update (params, state, grads: [n]), vectorized
+// for this instruction set and split over threads for large buffers.
+void optimizer_update_flat(float* params, float* m, float* v, const float* grads, int64_t n,
+                           const OptimConfig& cfg, int64_t t) {
+  with_optimizer_step<float>(cfg, t, [&](const auto& step) {
+    // Elements below which one thread is faster than two (fork/join costs a
+    // few microseconds).
+    constexpr int64_t kMinParallelUpdate = 1 << 15;
+    constexpr int64_t kChunk = 4096;
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
+    const bool parallel = n >= kMinParallelUpdate;
+    (void)parallel;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t end = std::min(n, (c + 1) * kChunk);
+#pragma omp simd
+      for (int64_t i = c * kChunk; i < end; ++i) step(params[i], m[i], v[i], grads[i]);
+    }
+  });
+}
+
+}  // namespace
+}  // namespace fastmlp
