@@ -3,7 +3,8 @@
 # the targets exist.
 #
 # Which flags a file gets depends on its name, not its folder: a kernel file
-# named *_avx2.cpp is compiled for AVX2 + FMA and *_avx512.cpp for AVX-512
+# named avx2.cpp or *_avx2.cpp is compiled for AVX2 + FMA, and avx512.cpp or
+# *_avx512.cpp for AVX-512
 # (F, VL, DQ) + FMA; every other file stays at the target's baseline
 # (x86-64 with SSE2, or plain AArch64 with NEON), so one wheel runs on every
 # CPU of its architecture and the run-time dispatch picks the kernels.
@@ -58,9 +59,9 @@ target_compile_options(fastmlp_kernels PRIVATE ${FASTMLP_FLAGS_KERNELS})
 get_target_property(_fastmlp_sources fastmlp_kernels SOURCES)
 foreach(_src IN LISTS _fastmlp_sources)
   get_filename_component(_name "${_src}" NAME)
-  if(_name MATCHES "_avx512\\.(cpp|cc|cxx)$")
+  if(_name MATCHES "(^|_)avx512\\.(cpp|cc|cxx)$")
     set_source_files_properties("${_src}" PROPERTIES COMPILE_OPTIONS "${FASTMLP_FLAGS_AVX512}")
-  elseif(_name MATCHES "_avx2\\.(cpp|cc|cxx)$")
+  elseif(_name MATCHES "(^|_)avx2\\.(cpp|cc|cxx)$")
     set_source_files_properties("${_src}" PROPERTIES COMPILE_OPTIONS "${FASTMLP_FLAGS_AVX2}")
   endif()
 endforeach()

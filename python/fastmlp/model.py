@@ -310,20 +310,11 @@ class MLP:
                              order: NDArray[np.int64], batch_size: int, optimizer: Optimizer,
                              l2: float = 0.0, *, freeze_bias: bool = False) -> dict[str, Any]:
         """One native epoch over rows `order` of prepared data (see `_engine`)."""
-        args = (batch_size, optimizer.name, optimizer.learning_rate, optimizer.momentum,
-                optimizer.beta_1, optimizer.beta_2, optimizer.epsilon, l2)
         with exclusive(self, "train_epoch"):
-            if not freeze_bias:
-                return self._net.train_epoch(Xn, Y, w, order, *args)
-            from ._progress import train_epoch_in_chunks
-
-            def zero_biases(_done, _loss):
-                for b in self.b:
-                    b[...] = 0
-            n_batches = -(-len(order) // batch_size)
-            return train_epoch_in_chunks(lambda part: self._net.train_epoch(Xn, Y, w, part, *args),
-                                         order, batch_size, on_chunk=zero_biases,
-                                         target_chunks=n_batches)
+            return self._net.train_epoch(
+                Xn, Y, w, order, batch_size, optimizer.name, optimizer.learning_rate,
+                optimizer.momentum, optimizer.beta_1, optimizer.beta_2, optimizer.epsilon, l2,
+                freeze_bias=freeze_bias)
 
     def reset_optimizer(self) -> None:
         """Zero the optimizer state (velocities, Adam moments, step count)."""
