@@ -21,6 +21,6 @@ for batch_size, learning_rate in ((None, 0.5), (1, 0.01), (32, 0.1)):
     seconds = (time.perf_counter() - started) / 3
     updates = 1 if batch_size is None else -(-len(y_train) // batch_size)
     accuracy = model.score(X_test, y_test)
-    print(f"{str(batch_size or 'full'):>10}  {updates:>13,}  {seconds:>8.3f}  {accuracy:>13.4f}")
+    print(f"{batch_size or 'full'!s:>10}  {updates:>13,}  {seconds:>8.3f}  {accuracy:>13.4f}")
     if batch_size == 32:
         assert accuracy > 0.85

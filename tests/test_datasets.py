@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from fastmlp import datasets
-from fastmlp.datasets import (Dataset, load_fashion_mnist, load_mnist, read_idx,
-                              to_float32, write_idx)
+from fastmlp.datasets import Dataset, load_fashion_mnist, load_mnist, read_idx, to_float32, write_idx
 
 IDX_DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 SHAPES = [(7,), (3, 5), (2, 3, 4)]

@@ -6,7 +6,6 @@ import pytest
 import fastmlp
 from fastmlp.diagnostics import activation_stats, check_gradients, layer_gradient_norms
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -11,9 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import fastmlp
-from fastmlp import (LogisticRegression, MLPClassifier, MLPRegressor, Perceptron,
-                     TrainingDivergedError)
-
+from fastmlp import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron, TrainingDivergedError
 
 pytestmark = pytest.mark.usefixtures("quiet_one_thread")
 

@@ -5,8 +5,8 @@ resident memory is only meaningful for a fresh process.
 """
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys

@@ -146,7 +146,7 @@ def test_freeze_bias_equals_zeroing_the_biases_after_every_batch(isa, dtype, opt
     # The emulation: one native call per batch, the biases zeroed after each.
     emulated = _network(dtype)
     mask = _bias_mask(emulated)
-    for epoch in range(2):
+    for _epoch in range(2):
         for start in range(0, FREEZE_ROWS, batch_size):
             part = np.ascontiguousarray(order[start:start + batch_size])
             result = emulated.train_epoch(X, Y, None, part, batch_size, *args)
@@ -155,7 +155,7 @@ def test_freeze_bias_equals_zeroing_the_biases_after_every_batch(isa, dtype, opt
 
     frozen = _network(dtype)
     losses = []
-    for epoch in range(2):
+    for _epoch in range(2):
         result = frozen.train_epoch(X, Y, None, order, batch_size, *args, freeze_bias=True)
         assert result["status"] == "completed"
         assert result["batches"] == -(-FREEZE_ROWS // batch_size)

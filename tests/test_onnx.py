@@ -12,11 +12,12 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 skl2onnx = pytest.importorskip("skl2onnx")
 
-import fastmlp  # noqa: E402
-import fastmlp.onnx  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import MinMaxScaler, StandardScaler  # noqa: E402
+
+import fastmlp  # noqa: E402
+import fastmlp.onnx  # noqa: E402
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 HIDDEN = ["identity", "step", "sigmoid", "tanh", "relu", "leaky_relu", "softplus"]
@@ -275,7 +276,7 @@ def test_zipmap_options(kind, input_dtype):
         np.testing.assert_allclose([row[c] for c in clf.classes_], p, **TOL)
 
     columns = run(fastmlp.to_onnx(clf, X[:1], options={"zipmap": "columns"}), X)
-    assert list(columns)[0] == "output_label"
+    assert next(iter(columns)) == "output_label"
     np.testing.assert_array_equal(columns["output_label"], labels)
     prefix = "s" if kind == "multi_str" else "i"
     for j, c in enumerate(clf.classes_):

@@ -9,7 +9,6 @@ import fastmlp
 from fastmlp._progress import EpochBar, bar_wanted, chunk_bounds, train_epoch_in_chunks
 from fastmlp.callbacks import EarlyStopping
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

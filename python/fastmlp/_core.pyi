@@ -3,10 +3,11 @@ fastmlp native core
 """
 from __future__ import annotations
 import collections.abc
+from fastmlp.errors import ModelBusyError
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['NetworkF32', 'NetworkF64', 'active_isa', 'best_isa', 'gemm', 'get_num_threads', 'has_openmp', 'set_isa', 'set_num_threads', 'supported_isas']
+__all__: list[str] = ['ModelBusyError', 'NetworkF32', 'NetworkF64', 'active_isa', 'best_isa', 'gemm', 'get_num_threads', 'has_openmp', 'set_isa', 'set_num_threads', 'supported_isas']
 class NetworkF32:
     def __init__(self, sizes: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], activations: collections.abc.Sequence[str], loss: str, slope: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> None:
         ...
@@ -24,8 +25,10 @@ class NetworkF32:
         ...
     def reset_optimizer(self) -> None:
         ...
-    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> dict:
-        ...
+    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False) -> dict:
+        """
+        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it.
+        """
     def w_offset(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     @property
@@ -72,8 +75,10 @@ class NetworkF64:
         ...
     def reset_optimizer(self) -> None:
         ...
-    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> dict:
-        ...
+    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False) -> dict:
+        """
+        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it.
+        """
     def w_offset(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     @property

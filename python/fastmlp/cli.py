@@ -75,7 +75,7 @@ def split_validation(X, y, fraction, seed):
         return X, y, None
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y))
-    n_val = max(1, int(round(fraction * len(y))))
+    n_val = max(1, round(fraction * len(y)))
     if n_val >= len(y):
         raise ValueError(f"--val-fraction {fraction} leaves no training rows out of {len(y)}")
     val, train = np.sort(order[:n_val]), np.sort(order[n_val:])

@@ -14,7 +14,7 @@ import os
 import zlib
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, Optional, Union
+from typing import BinaryIO, NamedTuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -92,7 +92,7 @@ def read_idx(path: PathLike) -> np.ndarray:
             raise ValueError(f"{path}: corrupt gzip stream ({error})") from error
 
 
-def _read_idx_stream(stream: BinaryIO, path: Path, total_bytes: Optional[int]) -> np.ndarray:
+def _read_idx_stream(stream: BinaryIO, path: Path, total_bytes: int | None) -> np.ndarray:
     """Parse header + payload; ``total_bytes`` is known for plain files only."""
     dtype, shape = _read_idx_header(stream, path)
     header_bytes = 4 + 4 * len(shape)
@@ -160,7 +160,7 @@ def _truncation_message(path, dtype, shape, expected_bytes, received_bytes) -> s
 
 # --- IDX writing -------------------------------------------------------------
 
-def write_idx(path: PathLike, array: npt.ArrayLike, compress: Optional[bool] = None) -> None:
+def write_idx(path: PathLike, array: npt.ArrayLike, compress: bool | None = None) -> None:
     """Write ``array`` as an IDX file; gzip when ``compress`` or, if None, when the path ends in .gz."""
     path = Path(path)
     array = np.asarray(array)
@@ -186,7 +186,7 @@ def write_idx(path: PathLike, array: npt.ArrayLike, compress: Optional[bool] = N
 
 # --- MNIST-format datasets ------------------------------------------------------
 
-def load_mnist(path: Optional[PathLike] = None, *, test_size: int = 2000, seed: int = 0) -> Dataset:
+def load_mnist(path: PathLike | None = None, *, test_size: int = 2000, seed: int = 0) -> Dataset:
     """MNIST digits as flattened uint8 images (n, 784) and int64 labels.
 
     With ``path`` (or the ``FASTMLP_DATA`` environment variable) naming a folder
@@ -203,7 +203,7 @@ def load_mnist(path: Optional[PathLike] = None, *, test_size: int = 2000, seed: 
     return _stratified_split(images, labels, test_size=test_size, seed=seed)
 
 
-def load_fashion_mnist(path: Optional[PathLike] = None) -> Dataset:
+def load_fashion_mnist(path: PathLike | None = None) -> Dataset:
     """Fashion-MNIST (60,000 + 10,000 uint8 images, flattened), by default from the Debian package."""
     folder = FASHION_MNIST_DIR if path is None else Path(path)
     return _load_idx_folder(folder, "Fashion-MNIST", _FASHION_MNIST_HINT)
@@ -285,7 +285,7 @@ def _read_sha256sums(sums_file) -> dict:
     return digests
 
 
-def _verify_sha256(path: Path, expected_digest: Optional[str]) -> None:
+def _verify_sha256(path: Path, expected_digest: str | None) -> None:
     if expected_digest is None:
         raise ValueError(f"{path}: no checksum listed in SHA256SUMS; the fastmlp installation is incomplete")
     digest = hashlib.sha256()

@@ -12,7 +12,7 @@ LogisticRegression, Perceptron), whose inner `MLP` it inspects.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Union
+from typing import Any, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +41,7 @@ class LayerGradientCheck:
 class GradientCheckReport:
     """Per-layer largest relative errors |bp - fd| / (|bp| + |fd|) and the overall largest."""
 
-    layers: List[LayerGradientCheck] = field(default_factory=list)
+    layers: list[LayerGradientCheck] = field(default_factory=list)
     epsilon: float = 1e-6
 
     @property
@@ -133,7 +133,7 @@ def check_gradients(model: Any, X: npt.ArrayLike, y: npt.ArrayLike, *, max_check
     return report
 
 
-def layer_gradient_norms(model: Any, X: npt.ArrayLike, y: npt.ArrayLike) -> List[float]:
+def layer_gradient_norms(model: Any, X: npt.ArrayLike, y: npt.ArrayLike) -> list[float]:
     """[||dW[1]||, ..., ||dW[L]||]: the Frobenius norm of each layer's weight gradient.
 
     The gradient is of the mean loss on (X, y) at the current weights. When
@@ -147,16 +147,17 @@ def layer_gradient_norms(model: Any, X: npt.ArrayLike, y: npt.ArrayLike) -> List
     return [float(np.linalg.norm(g)) for g in dW]
 
 
-def activation_stats(model: Any, X: npt.ArrayLike) -> List[Dict[str, Union[int, float, str]]]:
+def activation_stats(model: Any, X: npt.ArrayLike) -> list[dict[str, Union[int, float, str]]]:
     """One dict per layer on a batch: mean and std of a[l], and the share of dead
     or saturated units (ReLU family: a unit that is 0 on every row; sigmoid and
     tanh: outputs within 1% of their limits)."""
     net = inner_model(model)
-    stats: List[Dict[str, Union[int, float, str]]] = []
+    stats: list[dict[str, Union[int, float, str]]] = []
     for layer in net.activations_for(X):
         a, name = layer["a"], layer["activation"]
-        row: Dict[str, Union[int, float, str]] = {"layer": layer["layer"], "activation": name, "mean": float(np.mean(a)),
-               "std": float(np.std(a))}
+        row: dict[str, Union[int, float, str]] = {
+            "layer": layer["layer"], "activation": name, "mean": float(np.mean(a)),
+            "std": float(np.std(a))}
         if name in ("relu", "leaky_relu"):
             row["dead_units"] = float(np.mean(np.all(layer["z"] <= 0, axis=0)))
         elif name == "sigmoid":

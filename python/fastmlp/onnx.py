@@ -433,7 +433,7 @@ def _input_dtype(variable):
 
 def _convert(scope, operator, container):
     """skl2onnx converter for the four estimators."""
-    MLPClassifier, MLPRegressor, LogisticRegression, Perceptron = _estimator_classes()
+    _MLPClassifier, MLPRegressor, _LogisticRegression, Perceptron = _estimator_classes()
     estimator = operator.raw_operator
     net = _network_of_estimator(estimator)
     nocl = not isinstance(estimator, MLPRegressor) and _nocl(scope, estimator)
@@ -569,7 +569,7 @@ def to_onnx(model, X_sample, *, options=None, target_opset=None):
         raise TypeError("to_onnx expects a fastmlp MLP, MLPClassifier, MLPRegressor, "
                         f"LogisticRegression or Perceptron, got {type(model).__name__}")
     _check_fitted(model)
-    input_dtype = _check_sample(X_sample, model.n_features_in_, type(model).__name__)
+    _check_sample(X_sample, model.n_features_in_, type(model).__name__)
     X = np.asarray(X_sample)
     kwargs = {}
     if target_opset is not None:

@@ -1,13 +1,13 @@
 """Native kernels callable from Python, for tests and benchmarks."""
 
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 import numpy.typing as npt
 
 from . import _core
 
-__all__ = ["gemm", "active_isa", "supported_isas", "set_isa"]
+__all__ = ["active_isa", "gemm", "set_isa", "supported_isas"]
 
 
 def gemm(A: npt.ArrayLike, B: npt.ArrayLike, *, trans_a: bool = False, trans_b: bool = False,
@@ -28,7 +28,7 @@ def active_isa() -> str:
     return _core.active_isa()
 
 
-def supported_isas() -> List[str]:
+def supported_isas() -> list[str]:
     """Instruction sets this CPU can run, from 'reference' up."""
     return list(_core.supported_isas())
 
