@@ -45,8 +45,8 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     n_jobs : int or None, as scikit-learn's one-versus-rest parallelism: fastmlp fits
         every class in one native call, and n_jobs (-1: every CPU) sets its OpenMP
         threads when n_threads is None.
-    fit_intercept : bool, default=True. Without it, training runs batch by
-        batch from Python (slower).
+    fit_intercept : bool, default=True. Without it the intercept stays at zero
+        (the native update leaves it alone; an epoch costs the same).
     max_iter : int, default=1000; tol : float or None, default=1e-3.
     shuffle : bool, default=True; random_state : default=0.
     eta0 : float, default=1.0, the learning rate.
