@@ -57,6 +57,34 @@ void for_each_block(int64_t I, int64_t O, const Body& body) {
   for (int64_t blk = 0; blk < blocks; ++blk) body(blk);
 }
 
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FASTMLP_PLAIN_LANES 1
+#endif
+
+#ifdef FASTMLP_PLAIN_LANES
+// MSVC has no GCC vector extensions: the same 16 lanes as a plain array, with
+// the same per-lane arithmetic, left to the compiler's auto-vectorizer
+// (/arch:AVX2, /arch:AVX512). Define FASTMLP_PLAIN_LANES to build this form
+// with another compiler.
+struct Lanes16 {
+  float lane[16];
+  float operator[](int k) const { return lane[k]; }
+};
+
+inline Lanes16 operator+(const Lanes16& a, const Lanes16& b) {
+  Lanes16 r;
+  for (int k = 0; k < 16; ++k) r.lane[k] = a.lane[k] + b.lane[k];
+  return r;
+}
+
+inline void axpy16(Lanes16& acc, float x, const float* p) {
+  for (int k = 0; k < 16; ++k) acc.lane[k] += x * p[k];
+}
+
+inline void fma16(Lanes16& acc, const float* p, const float* q) {
+  for (int k = 0; k < 16; ++k) acc.lane[k] += p[k] * q[k];
+}
+#else
 // 16 floats as one GCC vector: one register on AVX-512, split into two (AVX2)
 // or four (SSE2) by the compiler, so the same source serves every ISA.
 typedef float Lanes16 __attribute__((vector_size(64)));
@@ -69,8 +97,6 @@ inline void axpy16(Lanes16& acc, float x, const float* p) {
   acc += x * v;
 }
 
-inline void store16(float* p, const Lanes16& v) { std::memcpy(p, &v, sizeof v); }
-
 // acc += p[0:16] * q[0:16]
 inline void fma16(Lanes16& acc, const float* p, const float* q) {
   Lanes16 a, b;
@@ -78,6 +104,9 @@ inline void fma16(Lanes16& acc, const float* p, const float* q) {
   std::memcpy(&b, q, sizeof b);
   acc += a * b;
 }
+#endif
+
+inline void store16(float* p, const Lanes16& v) { std::memcpy(p, &v, sizeof v); }
 
 // sum over o of w[o] d[o], in four 16-lane partial sums. Written out because
 // gcc 12 compiles the `omp simd reduction` form of this loop (inside the
