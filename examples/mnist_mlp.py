@@ -8,6 +8,7 @@ holding the four MNIST IDX files to train on the full set:
 import argparse
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import fastmlp
 
@@ -22,7 +23,7 @@ model = fastmlp.MLP([784, 128, 10], activation="relu", output="softmax",
 model.summary()
 
 
-def report_best(model, metrics):
+def report_best(model: fastmlp.MLP, metrics: dict[str, Any]) -> bool:
     """A callback: runs after every epoch; returning True would stop training."""
     if metrics["val_score"] == max(model.history["val_score"]):
         print(f"  new best validation accuracy {metrics['val_score']:.4f}")

@@ -91,7 +91,7 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
                  learning_rate_init=0.01, power_t=0.5, shuffle=True, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 normalize=None, n_threads=None):
+                 normalize=None, n_threads=None) -> None:
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio

@@ -94,7 +94,7 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
                  max_iter=1000, tol=1e-3, shuffle=True, verbose=0, eta0=1.0, n_jobs=None,
                  random_state=0, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=5, class_weight=None, warm_start=False, batch_size=1,
-                 normalize=None, n_threads=None):
+                 normalize=None, n_threads=None) -> None:
         self.penalty = penalty
         self.alpha = alpha
         self.l1_ratio = l1_ratio

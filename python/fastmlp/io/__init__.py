@@ -15,6 +15,11 @@ Every inconsistency in a file is a ``ModelFileError`` (a ValueError) that
 says what was expected and what came.
 """
 
+from __future__ import annotations
+
+import os
+from typing import Any
+
 from . import container, kinds, records
 from .container import ARRAY_ALIGNMENT, FORMAT_VERSION, MAGIC, MAX_HEADER_BYTES, PREAMBLE, assemble
 from .errors import ModelFileError
@@ -35,12 +40,12 @@ __all__ = [
 ]
 
 
-def save(model, path):
+def save(model: Any, path: str | os.PathLike[str]) -> None:
     """Write ``model`` to ``path`` atomically: a crash leaves the old file or the new one."""
     container.write_atomically(path, dumps(model))
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Any:
     """Read a model written by ``save``; a bad file raises ModelFileError naming the path."""
     try:
         return loads(container.read_file(path))
@@ -48,13 +53,13 @@ def load(path):
         raise ModelFileError(f"{path}: {error}") from None
 
 
-def dumps(model) -> bytes:
+def dumps(model: Any) -> bytes:
     """The file's bytes for ``model`` (what ``save`` writes)."""
     content, arrays = records.encode(model, kinds.codec_of)
     return container.pack(content, arrays)
 
 
-def loads(data):
+def loads(data: bytes) -> Any:
     """A model from the bytes ``dumps`` made, with the same checks as ``load``."""
     header, arrays = container.unpack(bytes(data))
     return records.decode(header, arrays, kinds.CODECS)
