@@ -58,10 +58,13 @@ def _reference_page() -> str:
         "The [API overview](api.md) lists the same names with the command line, more briefly.",
         "",
     ]
+    # Names the package resolves lazily (module __getattr__), which the static
+    # reader cannot follow: documented where they are defined.
+    lazy = {"to_onnx": "fastmlp.onnx.to_onnx"}
     for name in names:
         if name in modules:
             continue
-        lines += [f"::: fastmlp.{name}", ""]
+        lines += [f"::: {lazy.get(name, 'fastmlp.' + name)}", ""]
     for name in names:
         if name in modules:
             lines += [

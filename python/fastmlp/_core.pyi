@@ -3,11 +3,14 @@ fastmlp native core
 """
 from __future__ import annotations
 import collections.abc
-from fastmlp.errors import ModelBusyError
 import numpy
 import numpy.typing
 import typing
 __all__: list[str] = ['ModelBusyError', 'NetworkF32', 'NetworkF64', 'active_isa', 'best_isa', 'gemm', 'get_num_threads', 'has_openmp', 'set_isa', 'set_num_threads', 'supported_isas']
+class ModelBusyError(RuntimeError):
+    """
+    Another thread is training this model right now.
+    """
 class NetworkF32:
     def __init__(self, sizes: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], activations: collections.abc.Sequence[str], loss: str, slope: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> None:
         ...

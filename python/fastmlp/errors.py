@@ -15,6 +15,5 @@ class TrainingDivergedError(ValueError):
 # The class is the native core's (it raises it when a network's training lock
 # is taken), so native and Python refusals are one exception type.
 ModelBusyError.__doc__ = """Another thread is training this model right now."""
-ModelBusyError.__module__ = __name__
 
 __all__ = ["ModelBusyError", "TrainingDivergedError"]
