@@ -69,7 +69,8 @@ class MLP:
         Fitted on the first `fit` data, stored in the model, applied at predict.
     seed : int or None
         Seeds one numpy Generator used for the initial weights and the epoch order.
-    dtype : 'float32' (training) or 'float64' (gradient checks).
+    dtype : str
+        'float32' (training) or 'float64' (gradient checks).
     """
 
     def __init__(self, layer_sizes: Sequence[int], activation: str | Sequence[str] = "relu",
