@@ -162,7 +162,10 @@ def test_only_the_package_and_the_command_line_import_io(graph):
 
 
 def test_the_file_container_knows_nothing_of_models(graph):
-    assert graph["fastmlp.io.container"] <= {"fastmlp.io.errors", "fastmlp.io.json_fields"}
+    assert graph["fastmlp.io.container"] <= {"fastmlp.io.errors", "fastmlp.io.json_fields",
+                                             "fastmlp._atomic"}
+    # and what it shares with the training backups imports nothing of fastmlp
+    assert not graph["fastmlp._atomic"] and not graph["fastmlp._jsonvalues"]
 
 
 # --------------------------------------------------------------- the checker on made-up packages

@@ -34,7 +34,6 @@ import json
 import math
 import numbers
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,7 +41,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._atomic import write_atomically
 from ._engine import BestWeights, Plateau
+from ._jsonvalues import ValueDecoder, ValueEncoder
 
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CosineDecay", "EarlyStopping",
@@ -739,7 +740,7 @@ class BackupAndRestore(Callback):
         if normalizer.offset_ is not None:
             arrays["normalizer_offset"] = normalizer.offset_
             arrays["normalizer_scale"] = normalizer.scale_
-        encoder = _StateEncoder(arrays)
+        encoder = ValueEncoder()
         state = {
             "kind": _BACKUP_KIND,
             "version": _BACKUP_VERSION,
@@ -754,10 +755,11 @@ class BackupAndRestore(Callback):
                           for i, cb in enumerate(fit.stateful_callbacks)],
         }
         text = json.dumps(state, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        arrays.update(encoder.arrays)  # named array0, array1, ...: no clash with the above
         arrays["state"] = np.frombuffer(text, dtype=np.uint8)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        _write_atomically(self.path, buffer.getvalue())
+        write_atomically(self.path, buffer.getvalue())
 
     def _read(self):
         try:
@@ -794,7 +796,7 @@ class BackupAndRestore(Callback):
                 f"BackupAndRestore: the backup in {self.backup_dir!r} was made with another "
                 f"normalization of the inputs (other training data?); delete "
                 f"{str(self.path)!r} to start over")
-        decoder = _StateDecoder(arrays)
+        decoder = ValueDecoder(arrays)
         try:
             training = {
                 "params": arrays["params"],
@@ -819,74 +821,3 @@ class BackupAndRestore(Callback):
         return epoch
 
 
-class _StateEncoder:
-    """JSON for a callback's or generator's state; arrays go to the npz by name."""
-
-    def __init__(self, arrays):
-        self.arrays = arrays
-
-    def encode(self, value, where):
-        if value is None or isinstance(value, (bool, str)):
-            return value
-        if isinstance(value, np.bool_):
-            return bool(value)
-        if isinstance(value, numbers.Integral):
-            return int(value)
-        if isinstance(value, numbers.Real):
-            value = float(value)
-            return value if math.isfinite(value) else {"__float__": repr(value)}
-        if isinstance(value, np.ndarray):
-            name = f"{where}.array{len(self.arrays)}"
-            self.arrays[name] = value
-            return {"__array__": name}
-        if isinstance(value, (list, tuple)):
-            return [self.encode(v, where) for v in value]
-        if isinstance(value, dict):
-            if not all(isinstance(k, str) for k in value):
-                raise TypeError(f"BackupAndRestore: the state {where} has non-string keys")
-            return {"__dict__": {k: self.encode(v, where) for k, v in value.items()}}
-        raise TypeError(f"BackupAndRestore cannot store {where}'s value of type "
-                        f"{type(value).__name__}: expected numbers, strings, lists, dicts or "
-                        "numpy arrays")
-
-
-class _StateDecoder:
-    def __init__(self, arrays):
-        self.arrays = arrays
-
-    def decode(self, value):
-        if isinstance(value, list):
-            return [self.decode(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if "__float__" in value:
-            return float(value["__float__"])
-        if "__array__" in value:
-            return self.arrays[value["__array__"]]
-        return {k: self.decode(v) for k, v in value["__dict__"].items()}
-
-
-def _write_atomically(path, data):
-    """Temp file in the same folder, fsync, rename over `path`, fsync the folder."""
-    path = Path(path)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-    try:
-        folder = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(folder)
-    except OSError:
-        pass
-    finally:
-        os.close(folder)

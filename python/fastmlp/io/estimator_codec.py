@@ -9,10 +9,10 @@ weights (coefs_, intercepts_, coef_ ...).
 
 import inspect
 
+from .._jsonvalues import ValueDecoder, ValueEncoder
 from .errors import ModelFileError
 from .records import Record
 from .saved_attributes import MODEL_ATTRIBUTE, OLD_FILE_ATTRIBUTES, RESET_ON_LOAD
-from .values import ValueDecoder, ValueEncoder
 
 
 class EstimatorCodec:

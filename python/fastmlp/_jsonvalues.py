@@ -1,4 +1,7 @@
-"""Attribute values <-> JSON, for the values JSON cannot say by itself.
+"""Values <-> JSON, for the values JSON cannot say by itself.
+
+Used by model files (`fastmlp.io`) and training backups (`BackupAndRestore`);
+it imports nothing of fastmlp.
 
 A few tags, each with exactly one fixed decoder (nothing is looked up by a
 name the file chooses, nothing is pickled or evaluated):
@@ -60,7 +63,9 @@ class ValueEncoder:
             return {"__label_binarizer__": {
                 name: self.encode(getattr(value, name), f"{where}.{name}")
                 for name in _BINARIZER_PARAMETERS + _BINARIZER_FITTED}}
-        raise TypeError(f"cannot store {where} of type {type(value).__name__} in a model file")
+        raise TypeError(f"cannot store {where} of type {type(value).__name__}: expected numbers, "
+                        "strings, lists, tuples, dicts, numpy arrays, a numpy Generator or a "
+                        "LabelBinarizer")
 
     def _array(self, array, where):
         if array.dtype.kind in _NUMERIC_KINDS and array.dtype.itemsize <= 8:
