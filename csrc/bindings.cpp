@@ -127,7 +127,7 @@ const std::vector<std::pair<std::string, Act>>& activation_names() {
   static const std::vector<std::pair<std::string, Act>> names = {
       {"identity", Act::identity}, {"step", Act::step},      {"sigmoid", Act::sigmoid},
       {"tanh", Act::tanh},         {"relu", Act::relu},      {"leaky_relu", Act::leaky_relu},
-      {"softplus", Act::softplus}, {"softmax", Act::softmax}};
+      {"softplus", Act::softplus}, {"softmax", Act::softmax},      {"exp", Act::exp}};
   return names;
 }
 
@@ -136,7 +136,8 @@ const std::vector<std::pair<std::string, Loss>>& loss_names() {
       {"squared_error", Loss::squared_error},
       {"binary_cross_entropy", Loss::binary_cross_entropy},
       {"categorical_cross_entropy", Loss::categorical_cross_entropy},
-      {"perceptron", Loss::perceptron}};
+      {"perceptron", Loss::perceptron},
+      {"poisson", Loss::poisson}};
   return names;
 }
 
@@ -303,8 +304,9 @@ void bind_network_class(py::module_& m, const char* class_name) {
              std::vector<Act> acts;
              for (size_t l = 0; l < activations.size(); ++l) {
                acts.push_back(lookup(activation_names(), activations[l], "activation"));
-               if (acts.back() == Act::softmax && l + 1 != activations.size())
-                 throw py::value_error("softmax is only available on the output layer");
+               if ((acts.back() == Act::softmax || acts.back() == Act::exp) &&
+                   l + 1 != activations.size())
+                 throw py::value_error(activations[l] + " is only available on the output layer");
              }
              const Loss loss_kind = lookup(loss_names(), loss, "loss");
              const Act out = acts.back();
@@ -312,13 +314,15 @@ void bind_network_class(py::module_& m, const char* class_name) {
                  (loss_kind == Loss::categorical_cross_entropy && out == Act::softmax) ||
                  (loss_kind == Loss::binary_cross_entropy && out == Act::sigmoid) ||
                  (loss_kind == Loss::perceptron && out == Act::step) ||
-                 (loss_kind == Loss::squared_error && out != Act::softmax && out != Act::step);
+                 (loss_kind == Loss::poisson && out == Act::exp) ||
+                 (loss_kind == Loss::squared_error && out != Act::softmax && out != Act::step &&
+                  out != Act::exp);
              if (!consistent)
                throw py::value_error("loss '" + loss + "' does not go with output activation '" +
                                      activations.back() +
                                      "': use softmax with categorical_cross_entropy, sigmoid "
-                                     "with binary_cross_entropy, step with perceptron, or an "
-                                     "elementwise activation with squared_error");
+                                     "with binary_cross_entropy, step with perceptron, exp with "
+                                     "poisson, or an elementwise activation with squared_error");
              try {
                return std::make_unique<Net>(sizes, acts, loss_kind, static_cast<T>(slope));
              } catch (const std::bad_alloc&) {

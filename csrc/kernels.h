@@ -55,7 +55,8 @@ enum class Act : int {
   relu = 4,
   leaky_relu = 5,
   softplus = 6,
-  softmax = 7
+  softmax = 7,
+  exp = 8  // output only, with the Poisson loss (a log link)
 };
 
 // a[N,O] = g(a + bias) in place, row by row (softmax is per row).
@@ -74,7 +75,8 @@ enum class Loss : int {
   squared_error = 0,              // any elementwise output activation
   binary_cross_entropy = 1,       // sigmoid output, computed from logits
   categorical_cross_entropy = 2,  // softmax output, log-sum-exp
-  perceptron = 3                  // step output, delta = h(x) - y
+  perceptron = 3,                 // step output, delta = h(x) - y
+  poisson = 4                     // exp output, half Poisson deviance, delta = e^z - y
 };
 
 // Output stage fused with the loss, for a batch of N rows and O outputs.
@@ -82,7 +84,8 @@ enum class Loss : int {
 //      w[N] row weights or nullptr (= all ones), scale = 1 / (normalizer).
 // Out: a[N,O] = g(z) (may alias z), dz[N,O] = dLoss/dz * scale * w_row.
 // Returns the weighted loss summed over rows, times scale.
-// Squared error is 0.5 * sum over outputs; cross-entropies sum over outputs.
+// Squared error is 0.5 * sum over outputs; cross-entropies and the Poisson
+// deviance sum over outputs.
 template <typename T>
 double loss_forward_backward(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N, int64_t O,
                              Loss loss, Act out_act, T slope, T scale);

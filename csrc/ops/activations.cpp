@@ -44,6 +44,11 @@ inline T op_softplus(T z, T) {
   return std::max(z, T(0)) + std::log1p(std::exp(-std::abs(z)));
 }
 
+template <typename T>
+inline T op_exp(T z, T) {
+  return std::exp(z);
+}
+
 // ---- backward: g'(z) written through a = g(z)
 template <typename T>
 inline T dop_identity(T, T) {
@@ -74,6 +79,12 @@ inline T dop_leaky_relu(T a, T slope) {
 template <typename T>
 inline T dop_softplus(T a, T) {
   return -std::expm1(-a);
+}
+
+// exp' = exp = a.
+template <typename T>
+inline T dop_exp(T a, T) {
+  return a;
 }
 
 // Elements below which a second thread costs more than it saves.
@@ -142,7 +153,8 @@ struct ActivationOps {
   void (*backward)(T*, const T*, const T*, int64_t, T);
 };
 
-// Indexed by Act (softmax has its own row-wise path).
+// Indexed by Act; softmax's slot is empty (it has its own row-wise path, and
+// its derivative is folded into the loss).
 template <typename T>
 const ActivationOps<T>& activation_table(Act act) {
   static const ActivationOps<T> table[] = {
@@ -153,6 +165,8 @@ const ActivationOps<T>& activation_table(Act act) {
       {bias_map_rows<T, op_relu<T>>, derivative_map<T, dop_relu<T>>},
       {bias_map_rows<T, op_leaky_relu<T>>, derivative_map<T, dop_leaky_relu<T>>},
       {bias_map_rows<T, op_softplus<T>>, derivative_map<T, dop_softplus<T>>},
+      {nullptr, nullptr},
+      {bias_map_rows<T, op_exp<T>>, derivative_map<T, dop_exp<T>>},
   };
   return table[static_cast<int>(act)];
 }

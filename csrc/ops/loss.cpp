@@ -78,6 +78,23 @@ double perceptron_row(T* a, T* dz, const T* z, const T* y, int64_t O, T coef) {
   return wrong;
 }
 
+// exp output + half the Poisson deviance, scikit-learn's 'poisson' loss:
+// loss = sum_o [y log(y / a) - y + a] with a = e^z (0 log 0 = 0),
+// computed from z so a large z costs no log of an overflowed a; dL/dz = a - y.
+template <typename T>
+double poisson_row(T* a, T* dz, const T* z, const T* y, int64_t O, T coef) {
+  double loss = 0;
+  for (int64_t o = 0; o < O; ++o) {
+    const double zo = z[o], yo = y[o];
+    const double ao = std::exp(zo);
+    loss += (yo > 0 ? yo * (std::log(yo) - zo) : 0.0) - yo + ao;
+    const T p = static_cast<T>(ao);
+    if (dz != nullptr) dz[o] = (p - y[o]) * coef;
+    a[o] = p;  // written last: a may alias z
+  }
+  return loss;
+}
+
 template <typename T>
 double loss_rows(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N, int64_t O, Loss loss,
                  Act out_act, T slope, T scale) {
@@ -101,6 +118,7 @@ double loss_rows(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N, int
         row_loss = squared_error_row(a_row, dz_row, z_row, y_row, O, coef, out_act, slope);
         break;
       case Loss::perceptron: row_loss = perceptron_row(a_row, dz_row, z_row, y_row, O, coef); break;
+      case Loss::poisson: row_loss = poisson_row(a_row, dz_row, z_row, y_row, O, coef); break;
     }
     total += row_loss * static_cast<double>(weight);
   }

@@ -3,9 +3,10 @@
 Tables instead of if-chains: adding an activation is adding a row.
 """
 
-# Elementwise activations usable on any layer; softmax only at the output.
+# Elementwise activations usable on any layer; softmax and exp (the Poisson
+# loss's log link) only at the output.
 HIDDEN_ACTIVATIONS = ("identity", "step", "sigmoid", "tanh", "relu", "leaky_relu", "softplus")
-OUTPUT_ACTIVATIONS = HIDDEN_ACTIVATIONS + ("softmax",)
+OUTPUT_ACTIVATIONS = (*HIDDEN_ACTIVATIONS, "softmax", "exp")
 
 # scikit-learn spells sigmoid 'logistic'.
 ACTIVATION_ALIASES = {"logistic": "sigmoid"}
@@ -15,6 +16,7 @@ DEFAULT_LOSS = {
     "softmax": "categorical_cross_entropy",
     "sigmoid": "binary_cross_entropy",
     "step": "perceptron",
+    "exp": "poisson",
 }
 FALLBACK_LOSS = "squared_error"
 

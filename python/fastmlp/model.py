@@ -58,7 +58,8 @@ class MLP:
     output : str
         Output activation; it picks the loss: softmax -> categorical
         cross-entropy, sigmoid -> binary cross-entropy, step -> the perceptron
-        rule, anything else -> squared error.
+        rule, exp -> the Poisson deviance (counts and rates), anything else ->
+        squared error.
     loss : str or None
         Only to pair an elementwise output with squared error explicitly.
     slope : float

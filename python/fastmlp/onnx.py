@@ -184,8 +184,7 @@ def _softmax(b, z, dtype, slope):
     return b.node("Softmax", [z], "softmax", axis=1)
 
 
-# Elementwise activations (any layer), then the output-only ones. A new output
-# (an exponential for a Poisson loss, say) is one more entry: "exp": _plain("Exp").
+# Elementwise activations (any layer), then the output-only ones.
 HIDDEN_ACTIVATIONS = {
     "identity": _identity,
     "step": _step,
@@ -195,7 +194,7 @@ HIDDEN_ACTIVATIONS = {
     "leaky_relu": _leaky_relu,
     "softplus": _softplus,
 }
-OUTPUT_ACTIVATIONS = {**HIDDEN_ACTIVATIONS, "softmax": _softmax}
+OUTPUT_ACTIVATIONS = {**HIDDEN_ACTIVATIONS, "softmax": _softmax, "exp": _plain("Exp")}
 
 
 def _check_activations(activations, owner):

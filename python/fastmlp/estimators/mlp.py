@@ -233,19 +233,28 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _check_own_params(self):
         super()._check_own_params()
-        if self.loss == "poisson":
-            raise ValueError("loss='poisson' is not available in fastmlp yet (the native core "
-                             "has no exponential output); use loss='squared_error'")
+        if self.loss == "poisson" and self.out_activation != "identity":
+            raise ValueError(
+                "loss='poisson' trains an exp output (a log link, as scikit-learn does), so "
+                f"out_activation must stay 'identity' (the default); got {self.out_activation!r}")
 
     def _output_activation_for_targets(self):
+        if self.loss == "poisson":
+            return "exp"
         return canonical_activation(self.out_activation)
 
     def _prepare_targets(self, y, *, incremental):
-        y = np.asarray(y, dtype=np.float64)
-        return y.reshape(y.shape[0], -1)
+        return self._regression_targets(y, "y")
 
     def _encode_validation_targets(self, y_val):
-        return np.asarray(y_val, dtype=np.float64).reshape(len(y_val), -1)
+        return self._regression_targets(y_val, "the validation targets")
+
+    def _regression_targets(self, y, what):
+        y = np.asarray(y, dtype=np.float64)
+        if self.loss == "poisson" and y.size and np.min(y) < 0:
+            raise ValueError(f"loss='poisson' needs non-negative targets (counts or rates); "
+                             f"{what} holds {np.min(y)!r}")
+        return y.reshape(y.shape[0], -1)
 
     def _check_validation_targets(self, y_val):
         from sklearn.utils import check_array
@@ -267,7 +276,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         # The core's squared error is 0.5 * sum over outputs; scikit-learn reports
         # 0.5 * mean over outputs (its gradients are the same as ours). The L2
         # term is kept as it is; it is estimated from the current weights.
-        if self.n_outputs_ == 1:
+        # The Poisson deviance sums over outputs in both.
+        if self.n_outputs_ == 1 or self.loss == "poisson":
             return native_loss
         squares = sum(float(np.dot(W.ravel(), W.ravel())) for W in self._model.W)
         penalty = n_batches * 0.5 * self._current_l2 * squares / n_rows
