@@ -249,6 +249,24 @@ def test_mlp_regressor(out_activation, n_targets, input_dtype):
     np.testing.assert_allclose(got["variable"], expected, **TOL)
 
 
+@pytest.mark.parametrize("n_targets", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_poisson_regressor_and_model(n_targets, dtype):
+    """The exp output of loss='poisson' (an estimator) and of MLP(output='exp')."""
+    X = data(90)
+    rng = np.random.default_rng(3)
+    Y = rng.poisson(np.exp(0.2 * X[:, :n_targets] - 0.3)).astype(np.float64)
+    y = Y[:, 0] if n_targets == 1 else Y
+    reg = quiet_fit(fastmlp.MLPRegressor(loss="poisson", hidden_layer_sizes=(5,), max_iter=30,
+                                         random_state=0, normalize="zscore"), X, y)
+    got = run(fastmlp.to_onnx(reg, X[:1].astype(dtype)), X.astype(dtype))["variable"]
+    np.testing.assert_allclose(got, reg.predict(X).reshape(90, n_targets), **TOL)
+    model = fastmlp.MLP([5, 4, n_targets], activation="relu", output="exp", dtype=dtype,
+                        normalize="minmax", seed=0).fit(X, Y, epochs=3, learning_rate=0.001)
+    got = run(fastmlp.to_onnx(model, X[:1].astype(dtype)), X.astype(dtype))["output"]
+    np.testing.assert_allclose(got, model.predict_proba(X), **TOL)
+
+
 def test_replaced_coefs_are_exported():
     X = data(60)
     reg = quiet_fit(fastmlp.MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0),
@@ -392,8 +410,8 @@ def test_unknown_model_kind_and_activation_are_refused():
         fastmlp.to_onnx(model, data(1))
     reg = quiet_fit(fastmlp.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2), data(20),
                     data(20)[:, 0])
-    reg.out_activation_ = "exp"  # an output the exporter has no row for
-    with pytest.raises(ValueError, match="MLPRegressor: the output activation 'exp' has no"):
+    reg.out_activation_ = "cube"  # an output the exporter has no row for
+    with pytest.raises(ValueError, match="MLPRegressor: the output activation 'cube' has no"):
         fastmlp.to_onnx(reg, data(1))
     with pytest.raises(ValueError, match="options apply to the estimators"):
         fastmlp.to_onnx(fastmlp.MLP([5, 2]), data(1), options={"zipmap": False})

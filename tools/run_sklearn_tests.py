@@ -54,8 +54,6 @@ BLOCKED = {
         "float64 training: the native core trains float32 weights only",
     "test_mlp.py::test_mlp_param_dtypes[MLPRegressor-float64]":
         "float64 training: the native core trains float32 weights only",
-    "test_mlp.py::test_mlp_vs_poisson_glm_equivalent":
-        "loss='poisson': the native core has no exponential output and Poisson deviance",
     "test_perceptron.py::test_perceptron_correctness":
         "float64 training: the coefficients agree with the reference perceptron to float32 "
         "precision (4e-6), the test asks for 6 decimals",
