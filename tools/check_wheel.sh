@@ -8,7 +8,7 @@
 #      _core.pyi, the bundled library);
 #   4. a fresh virtual environment with no compiler on PATH installs the
 #      repaired wheel and runs the test suite from a folder outside the source
-#      tree (tests/ and examples/ copied there), so the tests import the
+#      tree (tests/, examples/ and the pytest settings copied there), so the tests import the
 #      installed fastmlp; threadpoolctl must report the bundled libgomp;
 #   5. the committed _core.pyi must match the stub of the installed extension.
 #
@@ -98,8 +98,12 @@ PY
 "$vpython" -m pip install -q "$repaired[test]"
 
 step "the installed fastmlp, from outside the source tree"
-mkdir -p "$work/run"
+mkdir -p "$work/run/tools"
 cp -r "$repo/tests" "$repo/examples" "$work/run/"
+# The pytest settings (every warning an error, strict xfail) come along in
+# pyproject.toml; the script that runs scikit-learn's own tests too.
+cp "$repo/pyproject.toml" "$work/run/"
+cp "$repo/tools/run_sklearn_tests.py" "$work/run/tools/"
 find "$work/run" -name __pycache__ -prune -exec rm -rf {} +
 cd "$work/run"
 "$vpython" - "$work/venv" <<'PY'
