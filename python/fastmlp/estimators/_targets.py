@@ -11,6 +11,8 @@ from sklearn.utils.multiclass import (
     unique_labels,
 )
 
+from .._exclusive import exclusive
+
 
 class ClassifierTargets:
     """Mixed into the classifiers: classes_, the label encoding and its inverse."""
@@ -40,13 +42,15 @@ class ClassifierTargets:
     def _partial_fit_incremental(self, X, y, sample_weight, classes):
         """partial_fit for the classifiers: on the first call, the label set
         comes from `classes` (or from an indicator y, which names its labels)."""
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._fit(X, y, sample_weight, incremental=True)
+        # Held before the label set is touched, so a refused second call changes nothing.
+        with exclusive(self, "partial_fit"):
+            if _check_partial_fit_first_call(self, classes):
+                self._label_binarizer = LabelBinarizer()
+                if type_of_target(y).startswith("multilabel"):
+                    self._label_binarizer.fit(y)
+                else:
+                    self._label_binarizer.fit(classes)
+            return self._fit(X, y, sample_weight, incremental=True)
 
     def _check_target_type(self):
         if self._label_binarizer.y_type_ not in self._supported_target_types:

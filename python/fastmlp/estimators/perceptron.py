@@ -27,6 +27,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call
 from sklearn.utils.validation import check_is_fitted
 
 from .._engine import BestWeights, EpochHooks, Plateau, run_epochs
+from .._exclusive import exclusive
 from ..errors import TrainingDivergedError
 from ._base import NetworkEstimator, native_threads
 from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, NON_NEGATIVE, POSITIVE, POSITIVE_INT
@@ -164,19 +165,23 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
             intercept_init: ArrayLike | None = None,
             sample_weight: ArrayLike | None = None) -> Perceptron:
         """Fit with the perceptron rule; returns self."""
-        self._coef_init = (coef_init, intercept_init)
-        try:
-            return self._fit(X, y, sample_weight, incremental=False)
-        finally:
-            del self._coef_init
+        # Held before the initial weights are set aside, so a refused second
+        # fit cannot replace them under the first.
+        with exclusive(self, "fit"):
+            self._coef_init = (coef_init, intercept_init)
+            try:
+                return self._fit(X, y, sample_weight, incremental=False)
+            finally:
+                del self._coef_init
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None,
                     sample_weight: ArrayLike | None = None) -> Perceptron:
         """One epoch over (X, y); `classes` is required on the first call."""
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer().fit(classes)
-        return self._fit(X, y, sample_weight, incremental=True)
+        with exclusive(self, "partial_fit"):
+            if _check_partial_fit_first_call(self, classes):
+                self._label_binarizer = LabelBinarizer().fit(classes)
+            return self._fit(X, y, sample_weight, incremental=True)
 
     def _build_network(self, n_features, n_outputs, X):
         super()._build_network(n_features, n_outputs, X)
