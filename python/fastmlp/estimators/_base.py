@@ -53,6 +53,15 @@ def sklearn_activation_name(name):
     return SKLEARN_ACTIVATION_NAMES.get(name, name)
 
 
+def stochastic_solver(estimator):
+    """True for 'sgd' and 'adam'; scikit-learn's AttributeError for partial_fit otherwise
+    (the `available_if` test of partial_fit, and the check inside it)."""
+    if estimator.solver not in STOCHASTIC_SOLVERS:
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                             f"{estimator.solver} is not stochastic.")
+    return True
+
+
 @contextlib.contextmanager
 def native_threads(n_threads):
     """Run the block with `n_threads` OpenMP threads, then restore the global setting.
@@ -95,9 +104,8 @@ class NetworkEstimator(BaseEstimator):
 
     def _fit_held(self, X, y, sample_weight, *, incremental, eval_set):
         self._check_own_params()
-        if incremental and self.solver not in STOCHASTIC_SOLVERS:
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
-                                 f"{self.solver} is not stochastic.")
+        if incremental:
+            stochastic_solver(self)
         first = "_model" not in self.__dict__ or (not self.warm_start and not incremental)
         X, y = self._validate_X_y(X, y, reset=first, y_numeric=not self._is_classifier_estimator)
         if y.ndim == 2 and y.shape[1] == 1 and not self._keeps_2d_column(y):

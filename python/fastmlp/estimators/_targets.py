@@ -1,6 +1,9 @@
 """Label handling shared by the classifiers: LabelBinarizer, as scikit-learn's MLP does."""
 
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_sample_weight
@@ -100,3 +103,13 @@ class ClassifierTargets:
             p = out.ravel()
             return np.column_stack([1.0 - p, p])
         return out
+
+
+class LogProbabilities:
+    """predict_log_proba for the classifiers that have predict_proba (not the Perceptron)."""
+
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """log(predict_proba(X))."""
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)

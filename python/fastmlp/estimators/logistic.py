@@ -23,19 +23,12 @@ from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import NetworkEstimator
-from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, SOLVER_PARAMETERS, STOCHASTIC_SOLVERS
-from ._targets import ClassifierTargets
+from ._base import NetworkEstimator, stochastic_solver
+from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, SOLVER_PARAMETERS
+from ._targets import ClassifierTargets, LogProbabilities
 
 
-def _stochastic_solver(estimator):
-    if estimator.solver not in STOCHASTIC_SOLVERS:
-        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
-                             f"{estimator.solver} is not stochastic.")
-    return True
-
-
-class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
+class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, NetworkEstimator):
     """Logistic regression (binary, multinomial, multi-label) on the fastmlp native core.
 
     Parameters
@@ -202,7 +195,7 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         """Fit the model; returns self. eval_set works with the stochastic solvers."""
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
 
-    @available_if(_stochastic_solver)
+    @available_if(stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
                     classes: ArrayLike | None = None) -> LogisticRegression:
@@ -225,12 +218,6 @@ class LogisticRegression(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Probabilities, columns ordered as classes_ (per label for multi-label)."""
         return self._probabilities(self._checked(X))
-
-    def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
-        """log(predict_proba(X))."""
-        proba = self.predict_proba(X)
-        with np.errstate(divide="ignore"):
-            return np.log(proba, out=proba)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

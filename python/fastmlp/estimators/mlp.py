@@ -20,7 +20,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .._names import canonical_activation
-from ._base import NetworkEstimator
+from ._base import NetworkEstimator, stochastic_solver
 from ._params import (
     CLASS_WEIGHT,
     FASTMLP_PARAMETERS,
@@ -28,9 +28,8 @@ from ._params import (
     NON_NEGATIVE,
     POSITIVE_INT,
     SOLVER_PARAMETERS,
-    STOCHASTIC_SOLVERS,
 )
-from ._targets import ClassifierTargets
+from ._targets import ClassifierTargets, LogProbabilities
 
 # Elementwise output activations a regressor can train with squared error.
 REGRESSION_OUTPUTS = ("identity", "logistic", "sigmoid", "tanh", "relu", "leaky_relu", "softplus")
@@ -56,13 +55,6 @@ def _hidden_sizes(hidden_layer_sizes):
     return [int(s) for s in sizes]
 
 
-def _stochastic_solver(estimator):
-    if estimator.solver not in STOCHASTIC_SOLVERS:
-        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
-                             f"{estimator.solver} is not stochastic.")
-    return True
-
-
 class _BaseMLP(NetworkEstimator):
     """Parameters and behaviour shared by the two MLP estimators."""
 
@@ -83,7 +75,7 @@ class _BaseMLP(NetworkEstimator):
         return self._validate_X(X)
 
 
-class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
+class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseMLP):
     """Multi-layer perceptron classifier, trained by the fastmlp native core.
 
     A drop-in replacement for sklearn.neural_network.MLPClassifier: binary
@@ -148,7 +140,7 @@ class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
         """Fit the network to X and the class labels y; returns self."""
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
 
-    @available_if(_stochastic_solver)
+    @available_if(stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
                     classes: ArrayLike | None = None) -> MLPClassifier:
@@ -164,12 +156,6 @@ class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
         """Probabilities, columns ordered as classes_."""
         X = self._check_fitted_predict_input(X)
         return self._probabilities(X)
-
-    def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
-        """log(predict_proba(X))."""
-        proba = self.predict_proba(X)
-        with np.errstate(divide="ignore"):
-            return np.log(proba, out=proba)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -293,7 +279,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Fit the network to X and the target values y; returns self."""
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
 
-    @available_if(_stochastic_solver)
+    @available_if(stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike,
                     sample_weight: ArrayLike | None = None) -> MLPRegressor:
