@@ -267,11 +267,42 @@ std::unique_lock<std::mutex> lock_for_training(Network<T>& net) {
   return lock;
 }
 
+// The first `size` values of `buffer` (all when size < 0) as an array that
+// keeps `owner` alive.
 template <typename T>
-py::array_t<T> buffer_view(std::vector<T>& buffer, py::handle owner) {
-  return py::array_t<T>({static_cast<py::ssize_t>(buffer.size())}, {sizeof(T)}, buffer.data(),
-                        owner);
+py::array_t<T> buffer_view(std::vector<T>& buffer, py::handle owner, int64_t size = -1) {
+  const auto n = static_cast<py::ssize_t>(size < 0 ? int64_t(buffer.size()) : size);
+  return py::array_t<T>({n}, {sizeof(T)}, buffer.data(), owner);
 }
+
+// Between backward and update of each distributed step: calls the Python
+// `reduce(buffer)` on a view of the network's gradient buffer (no copy), under
+// the GIL. A Python error ends the epoch (status reduce_failed) and is kept
+// here, to be raised once the native loop has returned.
+template <typename T>
+class StepReducer {
+ public:
+  explicit StepReducer(py::object reduce) : reduce_(std::move(reduce)) {}
+  bool operator()(T* buffer, int64_t n) {
+    py::gil_scoped_acquire gil;
+    try {
+      // The capsule owns nothing: the view lives only during the call.
+      py::capsule no_owner(buffer, [](void*) {});
+      reduce_(py::array_t<T>({static_cast<py::ssize_t>(n)}, {sizeof(T)}, buffer, no_owner));
+      return true;
+    } catch (py::error_already_set& error) {
+      error_.emplace(std::move(error));
+      return false;
+    }
+  }
+  void rethrow() {
+    if (error_) throw std::move(*error_);
+  }
+
+ private:
+  py::object reduce_;
+  std::optional<py::error_already_set> error_;
+};
 
 template <typename T>
 void bind_network_class(py::module_& m, const char* class_name) {
@@ -353,7 +384,11 @@ void bind_network_class(py::module_& m, const char* class_name) {
           "params",
           [](py::object self) { return buffer_view<T>(self.cast<Net&>().params(), self); })
       .def_property_readonly(
-          "grads", [](py::object self) { return buffer_view<T>(self.cast<Net&>().grads(), self); })
+          "grads",
+          [](py::object self) {
+            Net& net = self.cast<Net&>();
+            return buffer_view<T>(net.grads(), self, net.num_params());
+          })
       .def("optimizer_state",
            [](py::object self, int which) {
              if (which != 0 && which != 1)
@@ -398,29 +433,38 @@ void bind_network_class(py::module_& m, const char* class_name) {
       .def(
           "loss",
           [](const Net& net, const py::array& X_in, const py::array& Y_in,
-             std::optional<py::array> w_in, double l2) {
+             std::optional<py::array> w_in, double l2, int64_t divisor) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, "loss needs");
             py::gil_scoped_release release;
-            return net.loss(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2));
+            return net.loss(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2), divisor);
           },
-          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0)
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0,
+          py::kw_only(), py::arg("divisor") = 0,
+          "The mean loss; divisor > 0 divides the sum by it instead of the row count.")
       .def(
           "gradients",
           [](Net& net, const py::array& X_in, const py::array& Y_in, std::optional<py::array> w_in,
-             double l2) {
+             double l2, int64_t divisor) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, "gradients need");
             auto lock = lock_for_training(net);
             py::gil_scoped_release release;
-            return net.gradients(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2));
+            return net.gradients(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2),
+                                 divisor);
           },
-          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0)
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0,
+          py::kw_only(), py::arg("divisor") = 0,
+          "The loss and its gradient (in grads); divisor > 0 divides by it instead of the row "
+          "count.")
       .def(
           "train_epoch",
           [](Net& net, const py::array& X_in, const py::array& Y_in, std::optional<py::array> w_in,
              py::array_t<int64_t, py::array::c_style | py::array::forcecast> order,
              int64_t batch_size, const std::string& optimizer, double learning_rate,
              double momentum, double beta_1, double beta_2, double epsilon, double l2,
-             bool freeze_bias) {
+             bool freeze_bias, py::object reduce,
+             std::optional<py::array_t<int64_t, py::array::c_style | py::array::forcecast>>
+                 global_rows,
+             bool adds_penalty) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, nullptr);
             const int64_t N = b.rows;
             if (order.ndim() != 1)
@@ -439,6 +483,30 @@ void bind_network_class(py::module_& m, const char* class_name) {
             cfg.beta_1 = beta_1;
             cfg.beta_2 = beta_2;
             cfg.epsilon = epsilon;
+            // A distributed epoch: every step reduced through `reduce`.
+            std::optional<StepReducer<T>> reducer;
+            StepReduce<T> plan;
+            if (!reduce.is_none()) {
+              if (!global_rows || global_rows->ndim() != 1)
+                throw py::value_error("reduce needs global_rows, a 1-D array of each step's rows");
+              plan.n_steps = global_rows->shape(0);
+              plan.global_rows = global_rows->data();
+              const int64_t needed = (order.shape(0) + batch_size - 1) / batch_size;
+              if (plan.n_steps < needed)
+                throw py::value_error("global_rows has " + std::to_string(plan.n_steps) +
+                                      " steps, but this process's rows need " +
+                                      std::to_string(needed));
+              for (int64_t s = 0; s < plan.n_steps; ++s)
+                if (plan.global_rows[s] < 1)
+                  throw py::value_error("global_rows must be >= 1, got " +
+                                        std::to_string(plan.global_rows[s]) + " at step " +
+                                        std::to_string(s));
+              reducer.emplace(reduce);
+              plan.sum = [&reducer](T* buffer, int64_t n) { return (*reducer)(buffer, n); };
+              plan.adds_penalty = adds_penalty;
+            } else if (global_rows) {
+              throw py::value_error("global_rows is only for a distributed epoch (with reduce)");
+            }
             auto lock = lock_for_training(net);
             SignalWatch watch;
             EpochResult r;
@@ -446,8 +514,10 @@ void bind_network_class(py::module_& m, const char* class_name) {
               py::gil_scoped_release release;
               r = net.train_epoch(
                   b.X.data(), b.Y.data(), b.w(), idx, order.shape(0), batch_size, cfg,
-                  static_cast<T>(l2), [&watch] { return watch.should_stop(); }, freeze_bias);
+                  static_cast<T>(l2), [&watch] { return watch.should_stop(); }, freeze_bias,
+                  reducer ? &plan : nullptr);
             }
+            if (reducer) reducer->rethrow();
             watch.rethrow();
             py::dict out;
             out["status"] = r.status == EpochStatus::completed     ? "completed"
@@ -463,9 +533,14 @@ void bind_network_class(py::module_& m, const char* class_name) {
           py::arg("batch_size"), py::arg("optimizer") = "sgd", py::arg("learning_rate") = 0.01,
           py::arg("momentum") = 0.9, py::arg("beta_1") = 0.9, py::arg("beta_2") = 0.999,
           py::arg("epsilon") = 1e-8, py::arg("l2") = 0.0, py::kw_only(),
-          py::arg("freeze_bias") = false,
+          py::arg("freeze_bias") = false, py::arg("reduce") = py::none(),
+          py::arg("global_rows") = py::none(), py::arg("adds_penalty") = true,
           "One epoch over `order` in batches of `batch_size`. With freeze_bias=True no "
-          "update changes a bias (or its optimizer state); the weights update as without it.");
+          "update changes a bias (or its optimizer state); the weights update as without it. "
+          "With reduce (a callable summing a buffer over every process in place), the epoch "
+          "runs len(global_rows) steps of global_rows[s] rows over all processes, calling "
+          "reduce between backward and update; adds_penalty=False leaves the L2 term to "
+          "another process.");
 }
 
 }  // namespace

@@ -70,7 +70,7 @@ Network<T>::Network(std::vector<int64_t> sizes, std::vector<Act> acts, Loss loss
   }
   for (int64_t s : sizes_) max_width_ = std::max(max_width_, s);
   params_.assign(offset, T(0));
-  grads_.assign(offset, T(0));
+  grads_.assign(offset + kReduceSlots, T(0));
   state_m_.assign(offset, T(0));
   state_v_.assign(offset, T(0));
 }
@@ -151,20 +151,22 @@ double Network<T>::l2_penalty(T l2) const {
 }
 
 template <typename T>
-double Network<T>::loss(const T* X, const T* Y, const T* w, int64_t N, T l2) const {
+double Network<T>::loss(const T* X, const T* Y, const T* w, int64_t N, T l2,
+                        int64_t divisor) const {
   const int64_t O_last = fan_out(num_layers() - 1);
   std::vector<T> logits(N * O_last);
   forward_logits(logits.data(), X, N);
-  const T scale = T(1) / T(N);
+  if (divisor <= 0) divisor = N;
+  const T scale = T(1) / T(divisor);
   const double data_loss = loss_forward<T>(logits.data(), logits.data(), Y, w, N, O_last, loss_,
                                            acts_[num_layers() - 1], slope_, scale);
-  return data_loss + l2_penalty(l2) / double(N);
+  return data_loss + l2_penalty(l2) / double(divisor);
 }
 
 // Forward and the fused output loss: fills acts_buf_ and, in delta_a_, the
 // output delta dL/dz; returns the batch loss (penalty included).
 template <typename T>
-double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2) {
+double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2, T scale) {
   const int64_t L = num_layers();
   const T* in = X;
   for (int64_t l = 0; l < L; ++l) {
@@ -175,7 +177,6 @@ double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T
                                l == L - 1 ? Act::identity : acts_[l], slope_);
     in = dst;
   }
-  const T scale = T(1) / T(N);
   T* out = acts_buf_[L - 1].data();
   const double data_loss = loss_forward_backward<T>(
       out, delta_a_.data(), out, Y, w, N, fan_out(L - 1), loss_, acts_[L - 1], slope_, scale);
@@ -184,8 +185,7 @@ double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T
 
 // Backward from the output delta left by forward_loss: fills grads_.
 template <typename T>
-void Network<T>::backward(const T* X, int64_t N, T l2) {
-  const T scale = T(1) / T(N);
+void Network<T>::backward(const T* X, int64_t N, T l2, T scale) {
   T* delta = delta_a_.data();
   T* spare = delta_b_.data();
   for (int64_t l = num_layers() - 1; l >= 0; --l) {
@@ -241,11 +241,42 @@ void Network<T>::update(const OptimConfig& cfg, bool freeze_bias) {
 }
 
 template <typename T>
-double Network<T>::gradients(const T* X, const T* Y, const T* w, int64_t N, T l2) {
+double Network<T>::penalty_only(T l2, T scale) {
+  std::fill(grads_.begin(), grads_.begin() + num_params(), T(0));
+  if (l2 == T(0)) return 0;
+  const T c = l2 * scale;
+  for (int64_t l = 0; l < num_layers(); ++l) {
+    const T* W = params_.data() + w_offset(l);
+    T* dW = grads_.data() + w_offset(l);
+    for (int64_t i = 0; i < fan_in(l) * fan_out(l); ++i) dW[i] = c * W[i];
+  }
+  return l2_penalty(l2) * double(scale);
+}
+
+template <typename T>
+double Network<T>::gradients(const T* X, const T* Y, const T* w, int64_t N, T l2,
+                             int64_t divisor) {
   ensure_scratch(N);
-  const double batch_loss = forward_loss(X, Y, w, N, l2);
-  backward(X, N, l2);
+  const T scale = T(1) / T(divisor > 0 ? divisor : N);
+  const double batch_loss = forward_loss(X, Y, w, N, l2, scale);
+  backward(X, N, l2, scale);
   return batch_loss;
+}
+
+template <typename T>
+typename Network<T>::BatchRows Network<T>::batch_rows(const EpochInputs<T>& in,
+                                                      const int64_t* idx, int64_t rows) {
+  const int64_t I = fan_in(0), O = fan_out(num_layers() - 1);
+  if (is_consecutive(idx, rows))
+    return {in.X + idx[0] * I, in.Y + idx[0] * O, in.w != nullptr ? in.w + idx[0] : nullptr};
+  gather_rows(x_batch_.data(), in.X, idx, rows, I);
+  gather_rows(y_batch_.data(), in.Y, idx, rows, O);
+  const T* wb = nullptr;
+  if (in.w != nullptr) {
+    for (int64_t r = 0; r < rows; ++r) w_batch_[r] = in.w[idx[r]];
+    wb = w_batch_.data();
+  }
+  return {x_batch_.data(), y_batch_.data(), wb};
 }
 
 template <typename T>
@@ -253,7 +284,6 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
                                      int64_t n_order, int64_t batch_size) {
   EpochTally tally;
   ensure_scratch(batch_size);
-  const int64_t I = fan_in(0), O = fan_out(num_layers() - 1);
   int64_t batch_index = 0;
   for (int64_t start = 0; start < n_order; start += batch_size, ++batch_index) {
     if (in.stop && in.stop()) {
@@ -261,30 +291,16 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
       break;
     }
     const int64_t rows = std::min(batch_size, n_order - start);
-    const int64_t* idx = order + start;
-    const T *xb, *yb, *wb = nullptr;
-    if (is_consecutive(idx, rows)) {
-      xb = in.X + idx[0] * I;
-      yb = in.Y + idx[0] * O;
-      wb = in.w != nullptr ? in.w + idx[0] : nullptr;
-    } else {
-      gather_rows(x_batch_.data(), in.X, idx, rows, I);
-      gather_rows(y_batch_.data(), in.Y, idx, rows, O);
-      if (in.w != nullptr) {
-        for (int64_t r = 0; r < rows; ++r) w_batch_[r] = in.w[idx[r]];
-        wb = w_batch_.data();
-      }
-      xb = x_batch_.data();
-      yb = y_batch_.data();
-    }
-    const double batch_loss = forward_loss(xb, yb, wb, rows, in.l2);
+    const BatchRows b = batch_rows(in, order + start, rows);
+    const T scale = T(1) / T(rows);
+    const double batch_loss = forward_loss(b.X, b.Y, b.w, rows, in.l2, scale);
     if (!std::isfinite(batch_loss)) {
       tally.status = EpochStatus::non_finite;
       tally.failed_batch = batch_index;
       break;
     }
     ++step_count_;
-    backward(xb, rows, in.l2);
+    backward(b.X, rows, in.l2, scale);
     update(in.cfg, in.freeze_bias);
     tally.loss_sum += batch_loss * double(rows);
     tally.rows += rows;
@@ -294,12 +310,65 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
 }
 
 template <typename T>
+EpochTally Network<T>::train_steps(const EpochInputs<T>& in, const int64_t* order,
+                                   int64_t n_order, int64_t batch_size, const StepReduce<T>& plan) {
+  EpochTally tally;
+  ensure_scratch(batch_size);
+  const int64_t n = num_params();
+  T* buffer = grads_.data();
+  const T l2 = plan.adds_penalty ? in.l2 : T(0);
+  for (int64_t step = 0; step < plan.n_steps; ++step) {
+    const int64_t start = step * batch_size;
+    const int64_t rows = std::clamp<int64_t>(n_order - start, 0, batch_size);
+    const int64_t global_rows = plan.global_rows[step];
+    const T scale = T(1) / T(global_rows);
+    double step_loss;
+    if (rows > 0) {
+      const BatchRows b = batch_rows(in, order + start, rows);
+      step_loss = forward_loss(b.X, b.Y, b.w, rows, l2, scale);
+      // Backward even when this process's loss is not finite: every process
+      // must reach the reduction, and the sum then tells all of them.
+      backward(b.X, rows, l2, scale);
+    } else {
+      step_loss = penalty_only(l2, scale);
+    }
+    buffer[n] = static_cast<T>(step_loss);
+    buffer[n + 1] = in.stop && in.stop() ? T(1) : T(0);
+    if (!plan.sum(buffer, n + kReduceSlots)) {
+      tally.status = EpochStatus::reduce_failed;
+      break;
+    }
+    // Every process now holds the same sums, so all of them take the same
+    // branch below: none waits for a step the others skipped.
+    if (buffer[n + 1] != T(0)) {
+      tally.status = EpochStatus::interrupted;
+      break;
+    }
+    const double loss = double(buffer[n]);
+    if (!std::isfinite(loss)) {
+      tally.status = EpochStatus::non_finite;
+      tally.failed_batch = step;
+      break;
+    }
+    ++step_count_;
+    update(in.cfg, in.freeze_bias);
+    tally.loss_sum += loss * double(global_rows);
+    tally.rows += global_rows;
+    ++tally.batches;
+  }
+  return tally;
+}
+
+template <typename T>
 EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const int64_t* order,
                                     int64_t n_order, int64_t batch_size, const OptimConfig& cfg,
-                                    T l2, const StopCheck& stop, bool freeze_bias) {
+                                    T l2, const StopCheck& stop, bool freeze_bias,
+                                    const StepReduce<T>* reduce) {
   EpochResult result;
-  if (n_order <= 0) return result;
-  batch_size = std::max<int64_t>(1, std::min(batch_size, n_order));
+  if (n_order <= 0 && reduce == nullptr) return result;
+  // A distributed batch size is the same on every process, whatever its rows.
+  if (reduce == nullptr) batch_size = std::min(batch_size, n_order);
+  batch_size = std::max<int64_t>(1, batch_size);
   backup_params_ = params_;
   backup_m_ = state_m_;
   backup_v_ = state_v_;
@@ -307,7 +376,9 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
 
   const EpochInputs<T> in{X, Y, w, cfg, l2, freeze_bias, stop};
   EpochTally tally;
-  if constexpr (std::is_same_v<T, float>) {
+  if (reduce != nullptr) {
+    tally = train_steps(in, order, n_order, batch_size, *reduce);
+  } else if constexpr (std::is_same_v<T, float>) {
     // Rows at the end of the order that train one at a time on the fused
     // kernels: all of them at batch size 1, else a lone last row.
     const KernelTable& table = kernels();

@@ -18,7 +18,9 @@
 
 namespace fastmlp {
 
-enum class EpochStatus : int { completed = 0, interrupted = 1, non_finite = 2 };
+// reduce_failed: a distributed step's reduction reported an error (it waits
+// in the caller).
+enum class EpochStatus : int { completed = 0, interrupted = 1, non_finite = 2, reduce_failed = 3 };
 
 struct EpochResult {
   EpochStatus status = EpochStatus::completed;
@@ -37,6 +39,22 @@ class ModelBusyError : public std::runtime_error {
 
 // Asked between batches: true stops the epoch (a pending Ctrl-C).
 using StopCheck = std::function<bool()>;
+
+// The step plan of a data-parallel fit (fastmlp.distributed). Every process
+// runs `n_steps` steps per epoch, whatever its own row count (a process out
+// of rows contributes zeros). Between backward and update the loop hands
+// `sum` the step's gradients followed by kReduceSlots more values (the step's
+// loss, this process's stop request); `sum` adds the buffers of every
+// process in place and must leave the same bits on all of them (fastmlp
+// reduces to one process, then broadcasts). It returns false when it failed.
+template <typename T>
+struct StepReduce {
+  std::function<bool(T* buffer, int64_t n)> sum;
+  const int64_t* global_rows = nullptr;  // [n_steps]: the rows of step s over all processes
+  int64_t n_steps = 0;
+  bool adds_penalty = true;  // the one process whose sums carry the L2 term
+};
+constexpr int64_t kReduceSlots = 2;  // after the gradients: step loss, stop request
 
 // What every batch of an epoch shares: the data, the update rule, the stop check.
 template <typename T>
@@ -102,11 +120,12 @@ class Network {
   void forward_all(const std::vector<T*>& z, const std::vector<T*>& a, const T* X, int64_t N) const;
 
   // Mean loss on a batch (weights w[N] or nullptr), with the L2 penalty
-  // 0.5 l2 ||W||^2 / N. No gradient.
-  double loss(const T* X, const T* Y, const T* w, int64_t N, T l2) const;
+  // 0.5 l2 ||W||^2 / N. No gradient. `divisor` replaces N as the divisor
+  // (0: N): a distributed fit divides each process's sum by the rows of all.
+  double loss(const T* X, const T* Y, const T* w, int64_t N, T l2, int64_t divisor = 0) const;
 
   // The same loss, and its gradient with respect to every parameter in grads().
-  double gradients(const T* X, const T* Y, const T* w, int64_t N, T l2);
+  double gradients(const T* X, const T* Y, const T* w, int64_t N, T l2, int64_t divisor = 0);
 
   // The L2 penalty 0.5 l2 ||W||^2 over every layer's weights (not the biases).
   double l2_penalty(T l2) const;
@@ -121,9 +140,12 @@ class Network {
   // A batch of one row (every batch at batch size 1, or the lone last row)
   // goes to the single-example loop (single_example.h) when the active kernel
   // table has the fused kernels; float64 and 'reference' take the batch loop.
+  // With a step plan (`reduce`), the epoch runs reduce->n_steps steps, each
+  // summed over every process between backward and update (train_steps);
+  // the result's loss and rows are then those of all processes.
   EpochResult train_epoch(const T* X, const T* Y, const T* w, const int64_t* order, int64_t n_order,
                           int64_t batch_size, const OptimConfig& cfg, T l2, const StopCheck& stop,
-                          bool freeze_bias = false);
+                          bool freeze_bias = false, const StepReduce<T>* reduce = nullptr);
 
   // Held by anything that writes the weights (training), so two fits on one
   // network cannot interleave.
@@ -132,12 +154,26 @@ class Network {
  private:
   void ensure_scratch(int64_t rows);
   void forward_logits(T* logits, const T* X, int64_t N) const;
-  double forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2);
-  void backward(const T* X, int64_t N, T l2);
+  // scale: the loss and gradient divisor's inverse (1 / N in one process).
+  double forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2, T scale);
+  void backward(const T* X, int64_t N, T l2, T scale);
+  // A step with no rows of this process: grads() = the L2 term's gradient
+  // (zero without it); returns the term's share of the step loss.
+  double penalty_only(T l2, T scale);
   void update(const OptimConfig& cfg, bool freeze_bias);
+  // The rows order[0, rows) of the epoch's data, read in place when they are
+  // consecutive, else gathered into the scratch buffers.
+  struct BatchRows {
+    const T *X, *Y, *w;
+  };
+  BatchRows batch_rows(const EpochInputs<T>& in, const int64_t* idx, int64_t rows);
   // Batches of batch_size rows over order[0, n_order), the unfused path.
   EpochTally train_batches(const EpochInputs<T>& in, const int64_t* order, int64_t n_order,
                            int64_t batch_size);
+  // The distributed twin of train_batches: plan.n_steps steps, each summed
+  // over all processes before its update.
+  EpochTally train_steps(const EpochInputs<T>& in, const int64_t* order, int64_t n_order,
+                         int64_t batch_size, const StepReduce<T>& plan);
 
   std::vector<int64_t> sizes_;
   std::vector<Act> acts_;
@@ -146,6 +182,8 @@ class Network {
   std::vector<int64_t> w_offset_;
   int64_t max_width_ = 0;
 
+  // grads_ holds kReduceSlots values past the gradients: a distributed
+  // step reduces gradients, loss and stop request in one buffer.
   std::vector<T> params_, grads_, state_m_, state_v_;
   int64_t step_count_ = 0;
 

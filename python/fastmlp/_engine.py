@@ -1,7 +1,9 @@
 """The training engine: the one loop over epochs in the package.
 
-Every model trains through `run_epochs`: `MLP.fit`, the four scikit-learn
-estimators (`fastmlp.estimators`) and, later, distributed training. The loop
+Every model trains through `run_epochs`: `MLP.fit` and the four scikit-learn
+estimators (`fastmlp.estimators`), on one process or, with `TrainingData.comm`,
+on several (`fastmlp.distributed`: the native loop sums every step's
+gradients over the ranks between backward and update). The loop
 owns what is the same for all of them:
 
 - the epoch's row order (`_batching.epoch_order`, from the caller's generator);
@@ -51,6 +53,8 @@ class TrainingData:
     X, Y, w: C-contiguous arrays of the model's dtype (normalized features,
     encoded targets, row weights or None); l2: the native penalty coefficient;
     freeze_bias: keep every bias where it is (models without an intercept).
+    comm: a `fastmlp.distributed.Communicator` for a distributed fit (then
+    `distribute` sets `step_rows`, each step's rows over all ranks).
     """
 
     X: np.ndarray
@@ -59,14 +63,36 @@ class TrainingData:
     batch_size: int
     l2: float = 0.0
     freeze_bias: bool = False
+    comm: Any = None
+    step_rows: np.ndarray | None = None
+
+    def distribute(self, comm: Any) -> TrainingData:
+        """Train these rows as this rank's share of a distributed fit over `comm`."""
+        self.comm = comm
+        self.step_rows = None if comm is None else comm.step_rows(self.n_rows, self.batch_size)
+        return self
 
     @property
     def n_rows(self) -> int:
+        """This process's rows."""
         return int(self.X.shape[0])
 
     @property
+    def total_rows(self) -> int:
+        """The rows of an epoch over all ranks (this process's rows without comm)."""
+        return self.n_rows if self.step_rows is None else int(self.step_rows.sum())
+
+    @property
     def n_batches(self) -> int:
+        """Steps per epoch (the same on every rank)."""
+        if self.step_rows is not None:
+            return int(self.step_rows.shape[0])
         return -(-self.n_rows // self.batch_size)
+
+
+class AgreedInterrupt(KeyboardInterrupt):
+    """Ctrl-C in a distributed epoch: every rank stopped at the same step (the
+    stop request travels with the step's sums), so all can end quietly."""
 
 
 class EpochHooks:
@@ -102,8 +128,11 @@ def run_epochs(model: Any, data: TrainingData, optimizer: Optimizer, hooks: Epoc
     """Train `model` for up to `epochs` epochs; returns the number completed.
 
     `model` is the `MLP` that owns the native network (its `train_epoch_prepared`
-    runs one native epoch). With `progress_label`, each epoch shows a live bar.
+    runs one native epoch). With `progress_label`, each epoch shows a live bar
+    (not in a distributed fit: one native call per epoch there).
     """
+    if data.comm is not None:
+        progress_label = None
     completed = 0
     try:
         for epoch in range(first_epoch, first_epoch + epochs):
@@ -119,7 +148,11 @@ def run_epochs(model: Any, data: TrainingData, optimizer: Optimizer, hooks: Epoc
             completed += 1
             if hooks.end_of_epoch(epoch, result, seconds):
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        # A Ctrl-C that only this rank saw cannot end quietly: the others
+        # would wait for its next step. It goes up to the distributed guard.
+        if data.comm is not None and not isinstance(interrupt, AgreedInterrupt):
+            raise
         if not hooks.interrupted():
             raise
     hooks.finished()
@@ -132,8 +165,17 @@ def train_one_epoch(model: Any, data: TrainingData, order: np.ndarray, optimizer
     """One epoch: a single native call, or slices of it under a progress bar."""
     def native(part: np.ndarray) -> dict:
         return model.train_epoch_prepared(data.X, data.Y, data.w, part, data.batch_size,
-                                          optimizer, data.l2, freeze_bias=data.freeze_bias)
+                                          optimizer, data.l2, freeze_bias=data.freeze_bias,
+                                          comm=data.comm, step_rows=data.step_rows)
 
+    if data.comm is not None:
+        try:
+            result = native(order)
+        except KeyboardInterrupt as interrupt:
+            raise AgreedInterrupt("interrupted (Ctrl-C)") from interrupt
+        if result["status"] == "interrupted":
+            raise AgreedInterrupt("another rank was interrupted (Ctrl-C)")
+        return result
     if progress_label is None:
         return native(order)
     bar = EpochBar(epoch, last_epoch, data.n_batches)

@@ -26,10 +26,15 @@ class Normalizer:
     def fitted(self):
         return self.kind is None or self.offset_ is not None
 
-    def fit(self, X):
+    def fit(self, X, comm=None):
+        """Statistics of X's rows; with comm (a fastmlp.distributed.Communicator)
+        of every rank's rows: the mean and deviation in two passes of sums,
+        the extremes exactly."""
         if self.kind is None:
             return self
-        if self.kind == "zscore":
+        if comm is not None:
+            offset, spread = self._statistics_over_ranks(X, comm)
+        elif self.kind == "zscore":
             offset = np.mean(X, axis=0, dtype=np.float64)
             spread = np.std(X, axis=0, dtype=np.float64)
         else:
@@ -39,6 +44,18 @@ class Normalizer:
         self.offset_ = offset.astype(np.float32)
         self.scale_ = (1.0 / spread).astype(np.float32)
         return self
+
+    def _statistics_over_ranks(self, X, comm):
+        if self.kind == "zscore":
+            n = comm.sum(X.shape[0])[0]
+            mean = comm.sum(np.sum(X, axis=0, dtype=np.float64)) / n
+            squares = comm.sum(np.sum(np.square(X - mean), axis=0, dtype=np.float64))
+            return mean, np.sqrt(squares / n)
+        empty = X.shape[0] == 0
+        low = np.full(X.shape[1], np.inf) if empty else np.min(X, axis=0).astype(np.float64)
+        high = np.full(X.shape[1], -np.inf) if empty else np.max(X, axis=0).astype(np.float64)
+        low, high = comm.min_max(low, high)
+        return low, high - low
 
     def set_state(self, offset, scale):
         self.offset_ = None if offset is None else np.asarray(offset, dtype=np.float32)

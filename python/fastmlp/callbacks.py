@@ -535,6 +535,8 @@ class CSVLogger(Callback):
     the epochs the backup holds and the resumed epochs follow them.
     """
 
+    writes_files = True  # in a distributed fit, rank 0's alone runs
+
     def __init__(self, filename, separator=",", append=False):
         self.filename = os.fspath(filename)
         if not isinstance(separator, str) or len(separator) != 1:
@@ -604,6 +606,8 @@ class ModelCheckpoint(Callback):
     decrease, others increase); otherwise after every epoch. The folder must
     exist.
     """
+
+    writes_files = True  # in a distributed fit, rank 0's alone runs
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=True,
                  mode="auto"):

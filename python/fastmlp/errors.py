@@ -12,8 +12,13 @@ class TrainingDivergedError(ValueError):
     """
 
 
+class DistributedError(RuntimeError):
+    """A distributed fit stopped because of another rank (its failure, bad
+    input or interruption); the message names the rank and what it met."""
+
+
 # The class is the native core's (it raises it when a network's training lock
 # is taken), so native and Python refusals are one exception type.
 ModelBusyError.__doc__ = """Another thread is training this model right now."""
 
-__all__ = ["ModelBusyError", "TrainingDivergedError"]
+__all__ = ["DistributedError", "ModelBusyError", "TrainingDivergedError"]

@@ -39,6 +39,7 @@ from ._validation import (
     check_targets,
 )
 from .callbacks import BackupAndRestore, Callback, History
+from .distributed import agreed, communicator, fitting
 from .errors import TrainingDivergedError
 
 _NETWORK_CLASSES = {np.dtype(np.float32): _core.NetworkF32, np.dtype(np.float64): _core.NetworkF64}
@@ -295,28 +296,41 @@ class MLP:
         return zs[-1]
 
     def loss_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: NDArray[Any] | None = None,
-                      l2: float = 0.0) -> float:
-        """Mean loss (and penalty) on prepared rows and encoded targets."""
-        return float(self._net.loss(Xn, Y, w, l2))
+                      l2: float = 0.0, *, divisor: int = 0) -> float:
+        """Mean loss (and penalty) on prepared rows and encoded targets.
+
+        divisor > 0 divides the sum by it instead of the row count (a rank's
+        share of a loss over all ranks' rows).
+        """
+        return float(self._net.loss(Xn, Y, w, l2, **_divided_by(divisor)))
 
     def gradients_prepared(self, Xn: NDArray[Any], Y: NDArray[Any],
                            w: NDArray[Any] | None = None,
-                           l2: float = 0.0) -> tuple[float, NDArray[Any]]:
+                           l2: float = 0.0, *, divisor: int = 0) -> tuple[float, NDArray[Any]]:
         """(loss, flat gradient) on prepared rows: a view of the native buffer,
-        valid until the next native call; copy it to keep it."""
+        valid until the next native call; copy it to keep it. divisor: as in
+        `loss_prepared`."""
         with exclusive(self, "gradients"):
-            loss = self._net.gradients(Xn, Y, w, l2)
+            loss = self._net.gradients(Xn, Y, w, l2, **_divided_by(divisor))
             return float(loss), self._net.grads
 
     def train_epoch_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: NDArray[Any] | None,
                              order: NDArray[np.int64], batch_size: int, optimizer: Optimizer,
-                             l2: float = 0.0, *, freeze_bias: bool = False) -> dict[str, Any]:
-        """One native epoch over rows `order` of prepared data (see `_engine`)."""
+                             l2: float = 0.0, *, freeze_bias: bool = False, comm: Any = None,
+                             step_rows: NDArray[np.int64] | None = None) -> dict[str, Any]:
+        """One native epoch over rows `order` of prepared data (see `_engine`).
+
+        With `comm` (a `fastmlp.distributed.Communicator`), this rank's share of
+        a distributed epoch: `step_rows` steps, each summed over all ranks.
+        """
+        distributed = {} if comm is None else {"reduce": comm.sum_in_place,
+                                               "global_rows": step_rows,
+                                               "adds_penalty": comm.is_root}
         with exclusive(self, "train_epoch"):
             return self._net.train_epoch(
                 Xn, Y, w, order, batch_size, optimizer.name, optimizer.learning_rate,
                 optimizer.momentum, optimizer.beta_1, optimizer.beta_2, optimizer.epsilon, l2,
-                freeze_bias=freeze_bias)
+                freeze_bias=freeze_bias, **distributed)
 
     def reset_optimizer(self) -> None:
         """Zero the optimizer state (velocities, Adam moments, step count)."""
@@ -388,7 +402,7 @@ class MLP:
             validation_data: tuple[ArrayLike, ArrayLike] | None = None,
             train_metrics: bool = False, verbose: bool = False,
             callbacks: Sequence[Callback | Callable[[MLP, dict[str, Any]], Any]] | None = (),
-            progress: str = "auto", track_gradients: bool = False) -> MLP:
+            progress: str = "auto", track_gradients: bool = False, comm: Any = None) -> MLP:
         """Train from the current weights.
 
         batch_size: None = full batch, 1 = stochastic, k = mini-batches of k.
@@ -411,6 +425,10 @@ class MLP:
         Returns self, so calls chain; `history` (a fastmlp.callbacks.History,
         a dict of per-epoch lists) holds every metric of every epoch,
         including the learning rate `lr`.
+        comm: an mpi4py communicator for data-parallel training (every rank
+        passes its own rows; see `fastmlp.distributed`): batch_size is per
+        rank, every metric is over all ranks' rows, only rank 0 prints and
+        writes files.
         """
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
@@ -418,27 +436,48 @@ class MLP:
         learning_rate = check_positive_float(learning_rate, "learning_rate")
         l2 = check_non_negative_float(l2, "l2")
         callbacks = _check_callbacks(callbacks)
-        X = check_features(X, n_features=self.n_inputs, keep_uint8=True)
+        comm = communicator(comm)
+        if comm is not None:
+            _check_distributed_options(callbacks, track_gradients)
+        with fitting(comm):
+            self._fit(X, y, comm, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                      rates=(learning_rate, momentum, beta_1, beta_2, epsilon), l2=l2,
+                      shuffle=shuffle, sample_weight=sample_weight,
+                      validation_data=validation_data, train_metrics=train_metrics,
+                      verbose=verbose, callbacks=callbacks, progress=progress,
+                      track_gradients=track_gradients)
+        return self
+
+    def _fit(self, X, y, comm, *, epochs, batch_size, optimizer, rates, l2, shuffle,
+             sample_weight, validation_data, train_metrics, verbose, callbacks, progress,
+             track_gradients):
+        """fit's training, its arguments checked; on every rank of `comm` when given."""
+        learning_rate, momentum, beta_1, beta_2, epsilon = rates
+        X, Y, w, validation = agreed(comm, self._checked_fit_data, X, y, sample_weight,
+                                     validation_data)
         if not self.normalizer.fitted:
-            self.normalizer.fit(X)
+            self.normalizer.fit(X, comm=comm)
+        if comm is not None:
+            comm.broadcast(self.params)   # rank 0's weights on every rank
         Xn = self.normalizer.transform(X, self.dtype)
         n = Xn.shape[0]
-        data = TrainingData(Xn, self._targets(y, n), self._weights(sample_weight, n),
-                            resolve_batch_size(batch_size, n), l2)
-        validation = None
-        if validation_data is not None:
-            X_val, y_val = validation_data
-            X_val = self._features(X_val)
-            # encoded once, used every epoch
-            validation = (X_val, y_val, self._targets(y_val, X_val.shape[0]))
+        data = TrainingData(Xn, Y, w, resolve_batch_size(batch_size, n), l2).distribute(comm)
+        if validation is not None:
+            X_val, y_val, Y_val = validation
+            # normalized and encoded once, used every epoch
+            validation = (self.normalizer.transform(X_val, self.dtype), y_val, Y_val)
+        root = comm is None or comm.is_root
+        verbose = verbose and root
         show_bar = verbose and bar_wanted(progress)
+        if comm is not None:
+            callbacks = [c for c in callbacks if root or not getattr(c, "writes_files", False)]
         params = {"epochs": epochs, "batch_size": data.batch_size, "steps": data.n_batches,
-                  "samples": n, "optimizer": optimizer, "learning_rate": learning_rate,
-                  "verbose": bool(verbose)}
+                  "samples": data.total_rows, "optimizer": optimizer,
+                  "learning_rate": learning_rate, "verbose": bool(verbose)}
         hooks = _FitHooks(self, y if train_metrics else None, validation, callbacks, verbose,
                           _gradient_sample(data.X, data.Y, self.seed) if track_gradients
                           else None, data, optimizer=optimizer, learning_rate=learning_rate,
-                          params=params)
+                          params=params, comm=comm)
         self._net.reset_optimizer()
         self.history = History({"epoch": [], "loss": [], "seconds": []}, params=params)
         self.stop_training = False
@@ -450,7 +489,19 @@ class MLP:
                        progress_label="epoch" if show_bar else None, first_epoch=done + 1)
         finally:
             hooks.detach()
-        return self
+        self._fit_rank = 0 if comm is None else comm.rank
+
+    def _checked_fit_data(self, X, y, sample_weight, validation_data):
+        """fit's rows checked on this rank: (X, Y, w, (X_val, y_val, Y_val) or None)."""
+        X = check_features(X, n_features=self.n_inputs, keep_uint8=True)
+        n = X.shape[0]
+        Y, w = self._targets(y, n), self._weights(sample_weight, n)
+        validation = None
+        if validation_data is not None:
+            X_val, y_val = validation_data
+            X_val = check_features(X_val, n_features=self.n_inputs, keep_uint8=True)
+            validation = (X_val, y_val, self._targets(y_val, X_val.shape[0]))
+        return X, Y, w, validation
 
     def _layer_gradient_norms(self, Xn, Y, l2=0.0):
         """[||dW[1]||, ..., ||dW[L]||] (Frobenius) of the mean loss on normalized rows."""
@@ -475,6 +526,8 @@ class MLP:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_net"] = np.array(self._net.params, copy=True)
+        # Which rank fitted this replica matters to `save` in that run only.
+        state.pop("_fit_rank", None)
         return state
 
     def __setstate__(self, state):
@@ -516,8 +569,9 @@ class _FitHooks(EpochHooks):
     """
 
     def __init__(self, model, y_train, validation, callbacks, verbose, gradient_sample, data, *,
-                 optimizer="sgd", learning_rate=0.01, params=None):
+                 optimizer="sgd", learning_rate=0.01, params=None, comm=None):
         self.model = model
+        self.comm = comm                # a distributed fit's Communicator, or None
         self.y_train = y_train          # labels for train_score, or None
         self.validation = validation    # (X_val prepared, y_val, Y_val encoded) or None
         self.callbacks = list(callbacks)
@@ -575,11 +629,11 @@ class _FitHooks(EpochHooks):
         model, l2 = self.model, self.data.l2
         metrics = {"epoch": epoch, "loss": result["loss"], "seconds": seconds}
         if self.y_train is not None:
-            metrics["train_score"] = model._score_prepared(self.data.X, self.y_train)
+            metrics["train_score"] = self._score(self.data.X, self.y_train)
         if self.validation is not None:
             X_val, y_val, Y_val = self.validation
-            metrics["val_loss"] = model.loss_prepared(X_val, Y_val, None, l2)
-            metrics["val_score"] = model._score_prepared(X_val, y_val)
+            metrics["val_loss"] = self._loss(X_val, Y_val, l2)
+            metrics["val_score"] = self._score(X_val, y_val)
         if self.gradient_sample is not None:
             metrics["grad_norms"] = model._layer_gradient_norms(*self.gradient_sample, l2)
         metrics["lr"] = self._rate
@@ -603,6 +657,40 @@ class _FitHooks(EpochHooks):
     def finished(self):
         for callback in self.hooked + self.backups:
             callback.on_train_end({})
+
+    # -- metrics over every rank's rows in a distributed fit
+    def _score(self, Xn, y):
+        model, comm = self.model, self.comm
+        if comm is None:
+            return model._score_prepared(Xn, y)
+        # The score of all rows is what one process would compute on them.
+        out = comm.concatenate(model.output_prepared(Xn))
+        return model._score_output(out, comm.concatenate(np.asarray(y)))
+
+    def _loss(self, Xn, Y, l2):
+        model, comm = self.model, self.comm
+        if comm is None:
+            return model.loss_prepared(Xn, Y, None, l2)
+        rows = int(comm.sum(Xn.shape[0])[0])
+        share = model.loss_prepared(Xn, Y, None, l2 if comm.is_root else 0.0, divisor=rows)
+        return float(comm.sum(share)[0])
+
+
+def _divided_by(divisor):
+    """The native loss's divisor argument: given only when it replaces the row count."""
+    return {"divisor": int(divisor)} if divisor else {}
+
+
+def _check_distributed_options(callbacks, track_gradients):
+    """What a distributed MLP.fit cannot do yet, refused before any rank starts."""
+    if track_gradients:
+        raise ValueError("track_gradients=True is not available with comm=; "
+                         "use fastmlp.layer_gradient_norms on rank 0 after the fit")
+    for callback in callbacks:
+        if isinstance(callback, BackupAndRestore):
+            raise ValueError("BackupAndRestore is not available with comm=: its backup would "
+                             "hold rank 0's epoch order only; use ModelCheckpoint (rank 0 "
+                             "writes it)")
 
 
 def _gradient_sample(Xn, Y, seed, max_rows=256):

@@ -30,10 +30,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from .. import _core
 from .._engine import BestWeights, EpochHooks, Optimizer, Plateau, TrainingData, run_epochs
 from .._exclusive import exclusive
 from .._names import canonical_activation
+from .._threads import native_threads
+from ..distributed import agreed, communicator, fitting
 from ..errors import TrainingDivergedError
 from ..model import MLP
 from ._params import STOCHASTIC_SOLVERS
@@ -62,23 +63,6 @@ def stochastic_solver(estimator):
     return True
 
 
-@contextlib.contextmanager
-def native_threads(n_threads):
-    """Run the block with `n_threads` OpenMP threads, then restore the global setting.
-
-    n_threads is None or a positive int (the parameter constraints check it).
-    """
-    if n_threads is None:
-        yield
-        return
-    previous = _core.get_num_threads()
-    _core.set_num_threads(int(n_threads))
-    try:
-        yield
-    finally:
-        _core.set_num_threads(previous)
-
-
 class NetworkEstimator(BaseEstimator):
     """Shared machinery; subclasses describe the network and the targets.
 
@@ -96,32 +80,45 @@ class NetworkEstimator(BaseEstimator):
     _normalize_sample_weight = True
     _is_classifier_estimator = False
 
+    # The communicator of the distributed fit running now (fastmlp.distributed),
+    # None otherwise; set for the length of a fit only.
+    _comm = None
+
     # ------------------------------------------------------------ the fit flow
-    def _fit(self, X, y, sample_weight=None, *, incremental=False, eval_set=None):
+    def _fit(self, X, y, sample_weight=None, *, incremental=False, eval_set=None, comm=None):
+        comm = communicator(comm)
         with exclusive(self, "partial_fit" if incremental else "fit"):
-            return self._fit_held(X, y, sample_weight, incremental=incremental,
-                                  eval_set=eval_set)
+            self._comm = comm
+            try:
+                with fitting(comm, self._thread_count()), self._warnings_on_rank_zero():
+                    return self._fit_held(X, y, sample_weight, incremental=incremental,
+                                          eval_set=eval_set)
+            finally:
+                del self._comm
+
+    @contextlib.contextmanager
+    def _warnings_on_rank_zero(self):
+        """The other ranks of a distributed fit would repeat rank 0's warnings."""
+        if self._comm is None or self._comm.is_root:
+            yield
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+
+    @property
+    def _chatty(self):
+        """verbose, and this process prints (rank 0 of a distributed fit)."""
+        return bool(self.verbose) and (self._comm is None or self._comm.is_root)
 
     def _fit_held(self, X, y, sample_weight, *, incremental, eval_set):
-        self._check_own_params()
-        if incremental:
-            stochastic_solver(self)
         first = "_model" not in self.__dict__ or (not self.warm_start and not incremental)
-        X, y = self._validate_X_y(X, y, reset=first, y_numeric=not self._is_classifier_estimator)
-        if y.ndim == 2 and y.shape[1] == 1 and not self._keeps_2d_column(y):
-            from sklearn.utils.validation import column_or_1d
-
-            y = column_or_1d(y, warn=True)
-        sample_weight = self._sample_weight(sample_weight, X)
+        # Every rank checks its own rows; in a distributed fit all learn of any failure.
+        X, y, sample_weight, prepared_eval = agreed(
+            self._comm, self._checked_inputs, X, y, sample_weight, eval_set, first, incremental)
         Y = self._prepare_targets(y, incremental=incremental)
         if self._is_classifier_estimator:
             sample_weight = self._class_sample_weight(sample_weight, y)
-        prepared_eval = self._prepare_eval_set(eval_set)
-        if prepared_eval is not None and self.solver not in STOCHASTIC_SOLVERS:
-            raise ValueError("eval_set needs a stochastic solver ('sgd' or 'adam'), got "
-                             f"solver={self.solver!r}")
-        if prepared_eval is not None and incremental:
-            raise ValueError("partial_fit does not take eval_set")
         self._has_eval_set = prepared_eval is not None
         if first:
             given = self._weights_given_before_first_fit(incremental)
@@ -136,11 +133,34 @@ class NetworkEstimator(BaseEstimator):
                 raise ValueError(f"y has {Y.shape[1]} outputs but the fitted network has "
                                  f"{self.n_outputs_}; fit again with warm_start=False")
             self._push_weights()
+        if self._comm is not None:
+            self._comm.broadcast(self._model.params)  # rank 0's weights on every rank
+            self._expose_weights()
         if self.solver in STOCHASTIC_SOLVERS and "loss_curve_" not in self.__dict__:
             self._start_training_state()
         self._fit_network(X, Y, sample_weight, incremental=incremental, y_raw=y,
                           eval_set=prepared_eval)
+        self._model._fit_rank = 0 if self._comm is None else self._comm.rank
         return self
+
+    def _checked_inputs(self, X, y, sample_weight, eval_set, first, incremental):
+        """This rank's checks: (X, y, sample_weight, eval_set) validated."""
+        self._check_own_params()
+        if incremental:
+            stochastic_solver(self)
+        X, y = self._validate_X_y(X, y, reset=first, y_numeric=not self._is_classifier_estimator)
+        if y.ndim == 2 and y.shape[1] == 1 and not self._keeps_2d_column(y):
+            from sklearn.utils.validation import column_or_1d
+
+            y = column_or_1d(y, warn=True)
+        sample_weight = self._sample_weight(sample_weight, X)
+        prepared_eval = self._prepare_eval_set(eval_set)
+        if prepared_eval is not None and self.solver not in STOCHASTIC_SOLVERS:
+            raise ValueError("eval_set needs a stochastic solver ('sgd' or 'adam'), got "
+                             f"solver={self.solver!r}")
+        if prepared_eval is not None and incremental:
+            raise ValueError("partial_fit does not take eval_set")
+        return X, y, sample_weight, prepared_eval
 
     def _weights_given_before_first_fit(self, incremental):
         """coefs_ / intercepts_ set by hand on an estimator that was never fitted.
@@ -239,7 +259,7 @@ class NetworkEstimator(BaseEstimator):
                           init=getattr(self, "init", None), normalize=self.normalize, seed=init_seq)
         if self._initial_zero_weights:
             self._model.params[...] = 0
-        self._model.normalizer.fit(X)
+        self._model.normalizer.fit(X, comm=self._comm)
         self._rng = np.random.default_rng(run_seq)
         self.n_layers_ = len(hidden) + 2
         self.n_outputs_ = n_outputs
@@ -320,10 +340,18 @@ class NetworkEstimator(BaseEstimator):
 
     # ------------------------------------------------------------ fitting
     def _weights_and_penalty(self, sample_weight, n_rows, batch):
-        """Native row weights (rescaled to sum to n_rows) and the l2 coefficient."""
+        """Native row weights (rescaled to sum to n_rows) and the l2 coefficient.
+
+        In a distributed fit, n_rows and the weights' sum are those of every
+        rank, and `batch` is a step's rows over all ranks.
+        """
+        total = float(n_rows) if sample_weight is None else float(np.sum(sample_weight))
+        if self._comm is not None:
+            n_rows, total = (float(v) for v in self._comm.sum([n_rows, total]))
+            if sample_weight is None and total != n_rows:
+                sample_weight = np.ones(n_rows, dtype=np.float64)  # other ranks weigh rows
         if sample_weight is None:
             return None, self._penalty(n_rows, float(n_rows), batch)
-        total = float(np.sum(sample_weight))
         if not total > 0:
             raise ValueError("sample_weight must have a positive sum, got all zero weights")
         w = sample_weight * (n_rows / total) if self._normalize_sample_weight else sample_weight
@@ -354,12 +382,19 @@ class NetworkEstimator(BaseEstimator):
         return False
 
     def _training_data(self, X, Y, sample_weight):
-        """TrainingData for the engine from validated rows and encoded targets."""
+        """TrainingData for the engine from validated rows and encoded targets.
+
+        In a distributed fit the batch size is per rank and the same on every
+        rank (clipped to the largest rank's rows).
+        """
         n = X.shape[0]
-        batch = self._resolve_batch_size(n)
-        w, l2 = self._weights_and_penalty(sample_weight, n, batch)
-        return TrainingData(self._native_inputs(X), np.ascontiguousarray(Y, dtype=DTYPE), w,
-                            batch, l2, freeze_bias=self._freeze_bias_now())
+        comm = self._comm
+        batch = self._resolve_batch_size(n if comm is None else max(comm.allgather(n)))
+        data = TrainingData(self._native_inputs(X), np.ascontiguousarray(Y, dtype=DTYPE), None,
+                            batch, freeze_bias=self._freeze_bias_now()).distribute(comm)
+        data.w, data.l2 = self._weights_and_penalty(
+            sample_weight, n, batch if comm is None else int(data.step_rows[0]))
+        return data
 
     def _fit_network(self, X, Y, sample_weight, *, incremental, y_raw, eval_set):
         """Train the network on validated X and encoded targets Y."""
@@ -378,17 +413,27 @@ class NetworkEstimator(BaseEstimator):
         self._expose_weights()
 
     def _fit_lbfgs(self, X, Y, sample_weight):
-        n = X.shape[0]
+        comm = self._comm
+        n = X.shape[0] if comm is None else int(comm.sum(X.shape[0])[0])
         Xn = self._native_inputs(X)
-        w, l2 = self._weights_and_penalty(sample_weight, n, n)
+        w, l2 = self._weights_and_penalty(sample_weight, X.shape[0], n)
         model = self._model
         params = model.params
         mask = model.bias_mask() if self._freeze_bias_now() else None
 
         def loss_and_gradient(theta):
             params[...] = theta
-            loss, grads = model.gradients_prepared(Xn, Y, w, l2)
-            grad = np.array(grads, dtype=np.float64)
+            if comm is None:
+                loss, grads = model.gradients_prepared(Xn, Y, w, l2)
+                grad = np.array(grads, dtype=np.float64)
+            else:
+                # Each rank's sum over its rows / all rows (the penalty on rank
+                # 0), added over ranks: the one-process loss and gradient.
+                loss, grads = model.gradients_prepared(Xn, Y, w, l2 if comm.is_root else 0.0,
+                                                       divisor=n)
+                both = np.append(np.asarray(grads, dtype=np.float64), loss)
+                comm.sum_in_place(both)
+                loss, grad = float(both[-1]), both[:-1]
             if mask is not None:
                 grad *= mask
             return loss, grad
@@ -417,7 +462,7 @@ class NetworkEstimator(BaseEstimator):
             raise TrainingDivergedError(f"{NON_FINITE_WEIGHTS} The lbfgs loss became NaN or "
                                         "infinite; scale the input (normalize='zscore').")
         self.loss_ = float(self._report_loss(result.fun, 1, n))
-        if self.verbose:
+        if self._chatty:
             print(f"lbfgs: {self.n_iter_} iterations, loss = {self.loss_:.8f}")
 
     def _report_loss(self, native_loss, n_batches, n_rows):
@@ -507,14 +552,14 @@ class NetworkEstimator(BaseEstimator):
                    f"{self.n_iter_no_change} consecutive epochs.")
         if self.solver == "sgd" and self.learning_rate == "adaptive":
             if self._learning_rate_ <= MIN_ADAPTIVE_LEARNING_RATE:
-                if self.verbose:
+                if self._chatty:
                     print(message + " Learning rate too small. Stopping.")
                 return True
             self._learning_rate_ /= 5.0
-            if self.verbose:
+            if self._chatty:
                 print(message + f" Setting learning rate to {self._learning_rate_:f}")
             return False
-        if self.verbose:
+        if self._chatty:
             print(message + " Stopping.")
         return True
 
@@ -535,20 +580,42 @@ class NetworkEstimator(BaseEstimator):
         """Score the validation data; True when it is the best so far."""
         self._uses_validation_now = True
         out = self._model.output_prepared(Xn_val)
-        score = self._score_output(out, y_val, sw_val)
-        val_loss = self._model.loss_prepared(Xn_val, Y_val, w_val, 0.0)
+        score = self._validation_score(out, y_val, sw_val)
+        val_loss = self._validation_loss(Xn_val, Y_val, w_val)
         if self.validation_scores_ is None:
             self.validation_scores_ = []
         if getattr(self, "validation_loss_curve_", None) is None:
             self.validation_loss_curve_ = []
         self.validation_scores_.append(score)
         self.validation_loss_curve_.append(val_loss)
-        if self.verbose:
+        if self._chatty:
             print(f"Validation score: {score:f}, validation loss: {val_loss:.8f}")
         plateau = self._plateau("max", self.best_validation_score_)
         best = plateau.update(score)
         self.best_validation_score_, self._no_improvement_count = plateau.best, plateau.count
         return best
+
+    def _validation_score(self, out, y_val, sw_val):
+        """The score of the validation rows (of every rank's, in a distributed fit)."""
+        comm = self._comm
+        if comm is None:
+            return self._score_output(out, y_val, sw_val)
+        # What one process would score on all ranks' rows.
+        parts = comm.allgather((out, np.asarray(y_val), sw_val))
+        weights = None
+        if any(sw is not None for _, _, sw in parts):
+            weights = np.concatenate([np.ones(len(y)) if sw is None else sw for _, y, sw in parts])
+        return self._score_output(np.concatenate([o for o, _, _ in parts]),
+                                  np.concatenate([y for _, y, _ in parts]), weights)
+
+    def _validation_loss(self, Xn_val, Y_val, w_val):
+        """The validation loss (over every rank's rows, in a distributed fit)."""
+        comm = self._comm
+        if comm is None:
+            return self._model.loss_prepared(Xn_val, Y_val, w_val, 0.0)
+        rows = int(comm.sum(Xn_val.shape[0])[0])
+        share = self._model.loss_prepared(Xn_val, Y_val, w_val, 0.0, divisor=rows)
+        return float(comm.sum(share)[0])
 
     def _prepare_eval_set(self, eval_set):
         """(X_val, y_val[, sample_weight_val]) validated against the training features."""
@@ -611,7 +678,7 @@ class _ScikitLearnEpochs(EpochHooks):
                 f"{est.n_iter_ + 1}; {advice}. The model keeps the weights from the start of that "
                 "epoch.")
         est.n_iter_ += 1
-        est.t_ += self.data.n_rows
+        est.t_ += self.data.total_rows
         loss = float(result.get("loss", np.nan))
         est.loss_ = np.nan if np.isfinite(loss) else loss  # the epoch's NaN or inf
         est.loss_curve_.append(est.loss_)
@@ -621,7 +688,7 @@ class _ScikitLearnEpochs(EpochHooks):
             est.validation_loss_curve_ = []
         est.validation_scores_.append(float(np.nan))
         est.validation_loss_curve_.append(float(np.nan))
-        if est.verbose:
+        if est._chatty:
             print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
             print("Validation score: nan")
         warnings.warn(
@@ -632,10 +699,10 @@ class _ScikitLearnEpochs(EpochHooks):
     def end_of_epoch(self, epoch, result, seconds):
         est, data = self.est, self.data
         est.n_iter_ += 1
-        est.loss_ = float(est._report_loss(result["loss"], data.n_batches, data.n_rows))
-        est.t_ += data.n_rows
+        est.loss_ = float(est._report_loss(result["loss"], data.n_batches, data.total_rows))
+        est.t_ += data.total_rows
         est.loss_curve_.append(est.loss_)
-        if est.verbose:
+        if est._chatty:
             print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
         if self.validation is not None:
             if est._record_validation(*self.validation):

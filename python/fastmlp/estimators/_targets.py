@@ -26,7 +26,7 @@ class ClassifierTargets:
     def _prepare_targets(self, y, *, incremental):
         check_classification_targets(y)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer().fit(y)
+            self._label_binarizer = LabelBinarizer().fit(self._labels_of_all_ranks(y))
             self.classes_ = self._label_binarizer.classes_
         else:
             classes = unique_labels(y)
@@ -42,7 +42,7 @@ class ClassifierTargets:
         self._check_target_type()
         return self._label_binarizer.transform(y)
 
-    def _partial_fit_incremental(self, X, y, sample_weight, classes):
+    def _partial_fit_incremental(self, X, y, sample_weight, classes, comm=None):
         """partial_fit for the classifiers: on the first call, the label set
         comes from `classes` (or from an indicator y, which names its labels)."""
         # Held before the label set is touched, so a refused second call changes nothing.
@@ -53,7 +53,15 @@ class ClassifierTargets:
                     self._label_binarizer.fit(y)
                 else:
                     self._label_binarizer.fit(classes)
-            return self._fit(X, y, sample_weight, incremental=True)
+            return self._fit(X, y, sample_weight, incremental=True, comm=comm)
+
+    def _labels_of_all_ranks(self, y):
+        """y, or in a distributed fit the union of every rank's labels (a rank
+        may lack a class); indicator targets name their labels by column."""
+        comm = self._comm
+        if comm is None or type_of_target(y).startswith("multilabel"):
+            return y
+        return unique_labels(*comm.allgather(unique_labels(y)))
 
     def _check_target_type(self):
         if self._label_binarizer.y_type_ not in self._supported_target_types:
@@ -74,7 +82,14 @@ class ClassifierTargets:
         if np.ndim(y) == 2 and isinstance(self.class_weight, dict):
             raise ValueError("class_weight as a dict needs single-output (not multi-label) "
                              "targets; use 'balanced'")
-        weights = compute_sample_weight(self.class_weight, y)
+        if self._comm is not None and self.class_weight == "balanced" and np.ndim(y) == 1:
+            # 'balanced' over every rank's rows: n / (n_classes * count of the class)
+            codes = np.searchsorted(self.classes_, y)
+            counts = self._comm.sum(np.bincount(codes, minlength=len(self.classes_)))
+            per_class = counts.sum() / (len(self.classes_) * np.maximum(counts, 1))
+            weights = per_class[codes]
+        else:
+            weights = compute_sample_weight(self.class_weight, y)
         return weights if sample_weight is None else sample_weight * weights
 
     def _decode(self, out):

@@ -191,16 +191,21 @@ class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, N
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-            eval_set: Any = None) -> LogisticRegression:
-        """Fit the model; returns self. eval_set works with the stochastic solvers."""
-        return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
+            eval_set: Any = None, comm: Any = None) -> LogisticRegression:
+        """Fit the model; returns self. eval_set works with the stochastic solvers.
+
+        comm: an mpi4py communicator: each rank passes its own rows
+        (data-parallel training, `fastmlp.distributed`).
+        """
+        return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set, comm=comm)
 
     @available_if(stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-                    classes: ArrayLike | None = None) -> LogisticRegression:
-        """One epoch of 'sgd' or 'adam' over (X, y); `classes` is required on the first call."""
-        return self._partial_fit_incremental(X, y, sample_weight, classes)
+                    classes: ArrayLike | None = None, comm: Any = None) -> LogisticRegression:
+        """One epoch of 'sgd' or 'adam' over (X, y); `classes` is required on the first call.
+        comm: as in fit."""
+        return self._partial_fit_incremental(X, y, sample_weight, classes, comm=comm)
 
     def _checked(self, X):
         check_is_fitted(self)

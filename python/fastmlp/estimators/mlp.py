@@ -136,16 +136,20 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-            eval_set: Any = None) -> MLPClassifier:
-        """Fit the network to X and the class labels y; returns self."""
-        return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
+            eval_set: Any = None, comm: Any = None) -> MLPClassifier:
+        """Fit the network to X and the class labels y; returns self.
+
+        comm: an mpi4py communicator: each rank passes its own rows
+        (data-parallel training, `fastmlp.distributed`).
+        """
+        return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set, comm=comm)
 
     @available_if(stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-                    classes: ArrayLike | None = None) -> MLPClassifier:
-        """One epoch over (X, y); `classes` is required on the first call."""
-        return self._partial_fit_incremental(X, y, sample_weight, classes)
+                    classes: ArrayLike | None = None, comm: Any = None) -> MLPClassifier:
+        """One epoch over (X, y); `classes` is required on the first call. comm: as in fit."""
+        return self._partial_fit_incremental(X, y, sample_weight, classes, comm=comm)
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Class labels (an indicator matrix for multi-label targets)."""
@@ -275,16 +279,20 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
-            eval_set: Any = None) -> MLPRegressor:
-        """Fit the network to X and the target values y; returns self."""
-        return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set)
+            eval_set: Any = None, comm: Any = None) -> MLPRegressor:
+        """Fit the network to X and the target values y; returns self.
+
+        comm: an mpi4py communicator: each rank passes its own rows
+        (data-parallel training, `fastmlp.distributed`).
+        """
+        return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set, comm=comm)
 
     @available_if(stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike,
-                    sample_weight: ArrayLike | None = None) -> MLPRegressor:
-        """One epoch over (X, y)."""
-        return self._fit(X, y, sample_weight, incremental=True)
+                    sample_weight: ArrayLike | None = None, comm: Any = None) -> MLPRegressor:
+        """One epoch over (X, y). comm: as in fit."""
+        return self._fit(X, y, sample_weight, incremental=True, comm=comm)
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Predicted values, shape (n,) or (n, n_outputs), float32 for float32 X (as

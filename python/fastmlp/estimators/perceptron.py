@@ -163,25 +163,29 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike, coef_init: ArrayLike | None = None,
             intercept_init: ArrayLike | None = None,
-            sample_weight: ArrayLike | None = None) -> Perceptron:
-        """Fit with the perceptron rule; returns self."""
+            sample_weight: ArrayLike | None = None, comm: Any = None) -> Perceptron:
+        """Fit with the perceptron rule; returns self.
+
+        comm: an mpi4py communicator: each rank passes its own rows
+        (data-parallel training, `fastmlp.distributed`).
+        """
         # Held before the initial weights are set aside, so a refused second
         # fit cannot replace them under the first.
         with exclusive(self, "fit"):
             self._coef_init = (coef_init, intercept_init)
             try:
-                return self._fit(X, y, sample_weight, incremental=False)
+                return self._fit(X, y, sample_weight, incremental=False, comm=comm)
             finally:
                 del self._coef_init
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None,
-                    sample_weight: ArrayLike | None = None) -> Perceptron:
-        """One epoch over (X, y); `classes` is required on the first call."""
+                    sample_weight: ArrayLike | None = None, comm: Any = None) -> Perceptron:
+        """One epoch over (X, y); `classes` is required on the first call. comm: as in fit."""
         with exclusive(self, "partial_fit"):
             if _check_partial_fit_first_call(self, classes):
                 self._label_binarizer = LabelBinarizer().fit(classes)
-            return self._fit(X, y, sample_weight, incremental=True)
+            return self._fit(X, y, sample_weight, incremental=True, comm=comm)
 
     def _build_network(self, n_features, n_outputs, X):
         super()._build_network(n_features, n_outputs, X)
@@ -278,21 +282,21 @@ class _PerceptronEpochs(EpochHooks):
     def end_of_epoch(self, epoch, result, seconds):
         est = self.est
         est.n_iter_ += 1
-        est.t_ += self.data.n_rows
+        est.t_ += self.data.total_rows
         est.loss_ = float(result["loss"])
         est.loss_curve_.append(est.loss_)
-        if est.verbose:
+        if est._chatty:
             print(f"-- Epoch {est.n_iter_}, mean errors {est.loss_:.6f}")
         if self.validation is not None:
             Xn_val, y_val, sw_val = self.validation
-            score = est._score_output(est._model.output_prepared(Xn_val), y_val, sw_val)
+            score = est._validation_score(est._model.output_prepared(Xn_val), y_val, sw_val)
             est.validation_scores_.append(score)
             if self.plateau.update(score):
                 self.best.keep()
         else:
             self.plateau.update(est.loss_)
         if self.plateau.exhausted:
-            if est.verbose:
+            if est._chatty:
                 print(f"Convergence after {est.n_iter_} epochs")
             self.converged = True
             return True

@@ -41,8 +41,22 @@ __all__ = [
 
 
 def save(model: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` to ``path`` atomically: a crash leaves the old file or the new one."""
+    """Write ``model`` to ``path`` atomically: a crash leaves the old file or the new one.
+
+    After a distributed fit (``comm=``), only rank 0 writes: on every other
+    rank, whose replica is the same, ``save`` does nothing, so one script
+    runs on every rank. A rank that reads the file back waits for rank 0
+    first (``comm.Barrier()``).
+    """
+    if _fitted_on_rank(model) != 0:
+        return
     container.write_atomically(path, dumps(model))
+
+
+def _fitted_on_rank(model: Any) -> int:
+    """The rank of the model's last distributed fit (0 for a one-process fit)."""
+    inner = model.__dict__.get("_model", model) if hasattr(model, "__dict__") else model
+    return int(getattr(inner, "_fit_rank", 0))
 
 
 def load(path: str | os.PathLike[str]) -> Any:

@@ -1,0 +1,296 @@
+"""Data-parallel training over MPI: `fit(X_local, y_local, comm=MPI.COMM_WORLD)`.
+
+Each process (rank) holds its own rows and every fit takes an mpi4py
+communicator (the `mpi` extra: mpi4py and an MPI runtime; the native core
+never links MPI). What a distributed fit does, whichever model runs it:
+
+- The weights start as rank 0's (broadcast), normalization statistics are
+  computed over every rank's rows, a classifier's classes are the union of
+  every rank's labels.
+- Every step sums the gradients of all ranks (each divided by the step's rows
+  over all ranks, so the L2 term is counted once, on rank 0) between the
+  native backward and update: the native epoch loop calls
+  `Communicator.sum_in_place` on its gradient buffer. The sum is a reduce to
+  rank 0 then a broadcast, so every rank gets the same bits and the replicas
+  stay identical (MPI does not promise that of an allreduce).
+- Ranks agree on the number of steps per epoch; a rank out of rows adds zeros.
+- A rank that fails tells the others: every wait here polls for such a
+  notice, so all ranks raise within milliseconds instead of waiting forever.
+  After such a failure the communicator cannot be used again; the process
+  ends with MPI_Abort at exit, so no rank waits in MPI_Finalize.
+
+`Communicator` is the only place that talks to MPI.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import pickle
+import time
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .errors import DistributedError
+
+# Tag of the failure notices on the control communicator.
+_FAILURE_TAG = 7331
+# How long a rank that failed lets the others print their errors before it aborts.
+_ABORT_GRACE_SECONDS = 2.0
+# A wait polls flat out this long, then sleeps between polls (a long wait is
+# a slow peer, not a step).
+_BUSY_POLL_SECONDS = 0.01
+_POLL_SLEEP_SECONDS = 0.0005
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as error:  # pragma: no cover - the message is the point
+        raise ImportError("distributed training needs mpi4py and an MPI runtime: "
+                          "pip install 'fastmlp[mpi]'") from error
+    return MPI
+
+
+def communicator(comm: Any) -> Communicator | None:
+    """None for comm=None (a one-process fit); else a Communicator over `comm`.
+
+    `comm` must be an mpi4py intracommunicator (for example MPI.COMM_WORLD).
+    Every rank of it must make the same call.
+    """
+    if comm is None:
+        return None
+    if isinstance(comm, Communicator):
+        return comm
+    MPI = _mpi()
+    if not isinstance(comm, MPI.Intracomm):
+        raise TypeError(f"comm must be an mpi4py communicator (such as MPI.COMM_WORLD) or None, "
+                        f"got {type(comm).__name__}")
+    return Communicator(comm)
+
+
+class Communicator:
+    """The collectives a distributed fit needs, over private duplicates of `comm`.
+
+    Data and failure notices travel on their own duplicates, so fastmlp's
+    messages never meet the user's.
+    """
+
+    def __init__(self, comm: Any) -> None:
+        MPI = self._MPI = _mpi()
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+        self._data = comm.Dup()
+        self._control = comm.Dup()
+        local = comm.Split_type(MPI.COMM_TYPE_SHARED)
+        self.local_size = local.Get_size()
+        local.Free()
+        self.broken = False
+
+    @property
+    def is_root(self) -> bool:
+        return self.rank == 0
+
+    def close(self) -> None:
+        """Free the duplicates (collective; not after a failure)."""
+        if not self.broken:
+            self._data.Free()
+            self._control.Free()
+
+    # ------------------------------------------------------------ waiting
+    def _wait(self, request: Any) -> None:
+        """Wait for a non-blocking operation, polling for a peer's failure notice."""
+        started = time.perf_counter()
+        polls = 0
+        while not request.Test():
+            polls += 1
+            if polls % 32 == 0:
+                self._check_peers()
+                if time.perf_counter() - started > _BUSY_POLL_SECONDS:
+                    time.sleep(_POLL_SLEEP_SECONDS)
+
+    def _check_peers(self) -> None:
+        status = self._MPI.Status()
+        if self._control.Iprobe(source=self._MPI.ANY_SOURCE, tag=_FAILURE_TAG, status=status):
+            source = status.Get_source()
+            message = self._control.recv(source=source, tag=_FAILURE_TAG)
+            self._mark_broken(grace=False)
+            raise DistributedError(f"rank {source} of {self.size} failed, so this rank "
+                                   f"(rank {self.rank}) stops too: {message}")
+
+    # ------------------------------------------------------------ collectives
+    def sum_in_place(self, buffer: np.ndarray) -> None:
+        """buffer = the sum of every rank's buffer, the same bits on every rank.
+
+        Reduce to rank 0, then broadcast: an allreduce may round differently on
+        different ranks, which would let the replicas drift apart.
+        """
+        MPI = self._MPI
+        if self.rank == 0:
+            self._wait(self._data.Ireduce(MPI.IN_PLACE, buffer, op=MPI.SUM, root=0))
+        else:
+            self._wait(self._data.Ireduce(buffer, None, op=MPI.SUM, root=0))
+        self._wait(self._data.Ibcast(buffer, root=0))
+
+    def sum(self, values: Any) -> np.ndarray:
+        """The float64 sum over ranks of `values` (a number or an array)."""
+        buffer = np.array(values, dtype=np.float64, ndmin=1, copy=True)
+        self.sum_in_place(buffer)
+        return buffer
+
+    def min_max(self, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The elementwise minimum of `low` and maximum of `high` over ranks (exact)."""
+        MPI = self._MPI
+        low = np.array(low, dtype=np.float64, copy=True)
+        high = np.array(high, dtype=np.float64, copy=True)
+        for buffer, op in ((low, MPI.MIN), (high, MPI.MAX)):
+            self._wait(self._data.Iallreduce(MPI.IN_PLACE, buffer, op=op))
+        return low, high
+
+    def broadcast(self, buffer: np.ndarray) -> None:
+        """Rank 0's buffer on every rank (in place)."""
+        self._wait(self._data.Ibcast(buffer, root=0))
+
+    def allgather(self, value: Any) -> list[Any]:
+        """Every rank's (picklable) value, in rank order."""
+        payload = np.frombuffer(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
+                                dtype=np.uint8)
+        sizes = np.zeros(self.size, dtype=np.int64)
+        self._wait(self._data.Iallgather(np.array([payload.size], dtype=np.int64), sizes))
+        received = np.empty(int(sizes.sum()), dtype=np.uint8)
+        self._wait(self._data.Iallgatherv(payload, [received, sizes]))
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        return [pickle.loads(received[offsets[r]:offsets[r + 1]].tobytes())
+                for r in range(self.size)]
+
+    def concatenate(self, array: np.ndarray) -> np.ndarray:
+        """Every rank's rows, stacked in rank order."""
+        return np.concatenate(self.allgather(np.asarray(array)), axis=0)
+
+    # ------------------------------------------------------------ failures
+    def agree(self, error: BaseException | None) -> None:
+        """Every rank passes the error it met (or None); if any met one, all raise.
+
+        A rank's own error is raised there as it is; the others raise a
+        DistributedError naming that rank and its message. The communicator
+        stays usable (nothing is left half-done).
+        """
+        reports = self.allgather(None if error is None else _describe(error))
+        failed = [(rank, report) for rank, report in enumerate(reports) if report is not None]
+        if not failed:
+            return
+        if error is not None:
+            raise error
+        text = "; ".join(f"rank {rank}: {report}" for rank, report in failed)
+        raise DistributedError(f"the fit stopped on every rank because of bad input on "
+                               f"{len(failed)} of {self.size} ranks ({text})")
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Run a distributed fit: an error on this rank is told to every other rank."""
+        try:
+            yield
+        except DistributedError:
+            raise
+        except BaseException as error:
+            self._notify(error)
+            raise
+
+    def _notify(self, error: BaseException) -> None:
+        message = _describe(error)
+        requests = [self._control.isend(message, dest=rank, tag=_FAILURE_TAG)
+                    for rank in range(self.size) if rank != self.rank]
+        deadline = time.perf_counter() + 0.5
+        while requests and time.perf_counter() < deadline:
+            requests = [r for r in requests if not r.Test()]
+        self._mark_broken(grace=True)
+
+    def _mark_broken(self, *, grace: bool) -> None:
+        self.broken = True
+        _abort_at_exit(self._MPI, grace)
+
+    # ------------------------------------------------------------ plans
+    def step_rows(self, n_local: int, batch_size: int) -> np.ndarray:
+        """Each step's rows over all ranks, for `batch_size` rows per rank and step.
+
+        Every rank runs len(result) steps; rank r adds min(batch_size, rows
+        left) rows to step s, zero once its rows run out.
+        """
+        counts = self.allgather((int(n_local), int(batch_size)))
+        sizes = {b for _, b in counts}
+        if len(sizes) != 1:
+            raise DistributedError(f"every rank needs the same batch size, got "
+                                   f"{[b for _, b in counts]} by rank")
+        rows = np.array([n for n, _ in counts], dtype=np.int64)
+        steps = int(max(-(-rows // batch_size)))
+        starts = np.arange(steps, dtype=np.int64)[:, None] * batch_size
+        return np.clip(rows[None, :] - starts, 0, batch_size).sum(axis=1).astype(np.int64)
+
+    def default_threads(self) -> int | None:
+        """OpenMP threads per rank: the cores shared among this machine's ranks
+        (None when OMP_NUM_THREADS decides)."""
+        if os.environ.get("OMP_NUM_THREADS"):
+            return None
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(1, (cores or 1) // self.local_size)
+
+
+def _describe(error: BaseException) -> str:
+    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    return text or type(error).__name__
+
+
+_abort_registered = False
+_abort_grace = False
+
+
+def _abort_at_exit(MPI: Any, grace: bool) -> None:
+    """After a failure, end with MPI_Abort at exit: a collective left half-done
+    would make MPI_Finalize wait forever."""
+    global _abort_registered, _abort_grace
+    _abort_grace = _abort_grace or grace
+    if _abort_registered:
+        return
+    _abort_registered = True
+
+    def abort() -> None:
+        if _abort_grace:
+            time.sleep(_ABORT_GRACE_SECONDS)
+        MPI.COMM_WORLD.Abort(1)
+
+    atexit.register(abort)
+
+
+
+@contextlib.contextmanager
+def fitting(comm: Communicator | None, n_threads: int | None = None) -> Iterator[None]:
+    """The frame of one fit on `comm` (nothing without it): a failure here is
+    told to every rank, each rank runs `n_threads` OpenMP threads (by default
+    the machine's cores shared among its ranks), the duplicates are freed."""
+    if comm is None:
+        yield
+        return
+    from ._threads import native_threads
+
+    threads = n_threads if n_threads is not None else comm.default_threads()
+    with comm.guard(), native_threads(threads):
+        yield
+    comm.close()
+
+
+def agreed(comm: Communicator | None, check: Any, *args: Any) -> Any:
+    """check(*args) on this rank; with comm, every rank then learns whether any
+    rank's check failed, and all raise (`Communicator.agree`)."""
+    if comm is None:
+        return check(*args)
+    try:
+        result = check(*args)
+    except Exception as error:
+        comm.agree(error)
+        raise  # agree raised already; this keeps type checkers content
+    comm.agree(None)
+    return result
