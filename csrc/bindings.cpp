@@ -277,8 +277,11 @@ py::array_t<T> buffer_view(std::vector<T>& buffer, py::handle owner, int64_t siz
 
 // Between backward and update of each distributed step: calls the Python
 // `reduce(buffer)` on a view of the network's gradient buffer (no copy), under
-// the GIL. A Python error ends the epoch (status reduce_failed) and is kept
-// here, to be raised once the native loop has returned.
+// the GIL. A true result is a Ctrl-C this process has had (Python records it
+// during a distributed fit instead of raising): it then asks for a stop with
+// the next step's sums. A Python error ends the
+// epoch (status reduce_failed) and is kept here, to be raised once the native
+// loop has returned.
 template <typename T>
 class StepReducer {
  public:
@@ -288,7 +291,9 @@ class StepReducer {
     try {
       // The capsule owns nothing: the view lives only during the call.
       py::capsule no_owner(buffer, [](void*) {});
-      reduce_(py::array_t<T>({static_cast<py::ssize_t>(n)}, {sizeof(T)}, buffer, no_owner));
+      py::object interrupted =
+          reduce_(py::array_t<T>({static_cast<py::ssize_t>(n)}, {sizeof(T)}, buffer, no_owner));
+      stop_requested_ = stop_requested_ || interrupted.cast<bool>();
       return true;
     } catch (py::error_already_set& error) {
       error_.emplace(std::move(error));
@@ -298,9 +303,11 @@ class StepReducer {
   void rethrow() {
     if (error_) throw std::move(*error_);
   }
+  bool stop_requested() const { return stop_requested_; }
 
  private:
   py::object reduce_;
+  bool stop_requested_ = false;
   std::optional<py::error_already_set> error_;
 };
 
@@ -514,8 +521,11 @@ void bind_network_class(py::module_& m, const char* class_name) {
               py::gil_scoped_release release;
               r = net.train_epoch(
                   b.X.data(), b.Y.data(), b.w(), idx, order.shape(0), batch_size, cfg,
-                  static_cast<T>(l2), [&watch] { return watch.should_stop(); }, freeze_bias,
-                  reducer ? &plan : nullptr);
+                  static_cast<T>(l2),
+                  [&watch, &reducer] {
+                    return watch.should_stop() || (reducer && reducer->stop_requested());
+                  },
+                  freeze_bias, reducer ? &plan : nullptr);
             }
             if (reducer) reducer->rethrow();
             watch.rethrow();

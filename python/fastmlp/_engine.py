@@ -94,6 +94,8 @@ class AgreedInterrupt(KeyboardInterrupt):
     """Ctrl-C in a distributed epoch: every rank stopped at the same step (the
     stop request travels with the step's sums), so all can end quietly."""
 
+    fastmlp_agreed = True  # every rank raises it: no failure notice is needed
+
 
 class EpochHooks:
     """What a caller of `run_epochs` decides; every method has a neutral default."""
@@ -169,12 +171,11 @@ def train_one_epoch(model: Any, data: TrainingData, order: np.ndarray, optimizer
                                           comm=data.comm, step_rows=data.step_rows)
 
     if data.comm is not None:
-        try:
-            result = native(order)
-        except KeyboardInterrupt as interrupt:
-            raise AgreedInterrupt("interrupted (Ctrl-C)") from interrupt
+        result = native(order)
         if result["status"] == "interrupted":
-            raise AgreedInterrupt("another rank was interrupted (Ctrl-C)")
+            data.comm.take_interrupt()
+            raise AgreedInterrupt("a rank was interrupted (Ctrl-C); every rank stopped at the "
+                                  "same step")
         return result
     if progress_label is None:
         return native(order)

@@ -10,7 +10,7 @@ never links MPI). What a distributed fit does, whichever model runs it:
 - Every step sums the gradients of all ranks (each divided by the step's rows
   over all ranks, so the L2 term is counted once, on rank 0) between the
   native backward and update: the native epoch loop calls
-  `Communicator.sum_in_place` on its gradient buffer. The sum is a reduce to
+  `Communicator.step_sum` on its gradient buffer. The sum is a reduce to
   rank 0 then a broadcast, so every rank gets the same bits and the replicas
   stay identical (MPI does not promise that of an allreduce).
 - Ranks agree on the number of steps per epoch; a rank out of rows adds zeros.
@@ -28,6 +28,8 @@ import atexit
 import contextlib
 import os
 import pickle
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -90,6 +92,8 @@ class Communicator:
         self.local_size = local.Get_size()
         local.Free()
         self.broken = False
+        # A Ctrl-C during the fit, not yet acted on (see `catching_interrupts`).
+        self.interrupt_requested = False
 
     @property
     def is_root(self) -> bool:
@@ -136,6 +140,15 @@ class Communicator:
             self._wait(self._data.Ireduce(buffer, None, op=MPI.SUM, root=0))
         self._wait(self._data.Ibcast(buffer, root=0))
 
+    def step_sum(self, buffer: np.ndarray) -> bool:
+        """sum_in_place for the native epoch loop, between backward and update.
+
+        Returns True once this rank has had a Ctrl-C: the loop then sends a
+        stop request with the next step's sums, and every rank stops there.
+        """
+        self.sum_in_place(buffer)
+        return self.interrupt_requested
+
     def sum(self, values: Any) -> np.ndarray:
         """The float64 sum over ranks of `values` (a number or an array)."""
         buffer = np.array(values, dtype=np.float64, ndmin=1, copy=True)
@@ -171,6 +184,38 @@ class Communicator:
         """Every rank's rows, stacked in rank order."""
         return np.concatenate(self.allgather(np.asarray(array)), axis=0)
 
+    # ------------------------------------------------------------ Ctrl-C
+    @contextlib.contextmanager
+    def catching_interrupts(self) -> Iterator[None]:
+        """During the fit, Ctrl-C sets `interrupt_requested` instead of raising.
+
+        A KeyboardInterrupt raised on one rank in the middle of a collective
+        would leave the others waiting in it. Instead the request travels with
+        the next sums (the native loop's stop request, lbfgs's extra slot), so
+        every rank stops at the same point. Only where Python handles signals
+        (the main thread) and only over Python's own handler.
+        """
+        if (threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            yield
+            return
+
+        def request_stop(signum: int, frame: Any) -> None:
+            self.interrupt_requested = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if self.interrupt_requested:   # came too late for any sums: this rank alone stops
+            self.interrupt_requested = False
+            raise KeyboardInterrupt
+
+    def take_interrupt(self) -> None:
+        """The stop for a Ctrl-C has been agreed on; a new one starts afresh."""
+        self.interrupt_requested = False
+
     # ------------------------------------------------------------ failures
     def agree(self, error: BaseException | None) -> None:
         """Every rank passes the error it met (or None); if any met one, all raise.
@@ -184,6 +229,7 @@ class Communicator:
         if not failed:
             return
         if error is not None:
+            error.fastmlp_agreed = True  # type: ignore[attr-defined]  # every rank knows
             raise error
         text = "; ".join(f"rank {rank}: {report}" for rank, report in failed)
         raise DistributedError(f"the fit stopped on every rank because of bad input on "
@@ -197,7 +243,8 @@ class Communicator:
         except DistributedError:
             raise
         except BaseException as error:
-            self._notify(error)
+            if not getattr(error, "fastmlp_agreed", False):
+                self._notify(error)
             raise
 
     def _notify(self, error: BaseException) -> None:
@@ -277,7 +324,7 @@ def fitting(comm: Communicator | None, n_threads: int | None = None) -> Iterator
     from ._threads import native_threads
 
     threads = n_threads if n_threads is not None else comm.default_threads()
-    with comm.guard(), native_threads(threads):
+    with comm.guard(), comm.catching_interrupts(), native_threads(threads):
         yield
     comm.close()
 

@@ -323,7 +323,7 @@ class MLP:
         With `comm` (a `fastmlp.distributed.Communicator`), this rank's share of
         a distributed epoch: `step_rows` steps, each summed over all ranks.
         """
-        distributed = {} if comm is None else {"reduce": comm.sum_in_place,
+        distributed = {} if comm is None else {"reduce": comm.step_sum,
                                                "global_rows": step_rows,
                                                "adds_penalty": comm.is_root}
         with exclusive(self, "train_epoch"):
@@ -461,7 +461,10 @@ class MLP:
             comm.broadcast(self.params)   # rank 0's weights on every rank
         Xn = self.normalizer.transform(X, self.dtype)
         n = Xn.shape[0]
-        data = TrainingData(Xn, Y, w, resolve_batch_size(batch_size, n), l2).distribute(comm)
+        # In a distributed fit batch_size is per rank, clipped to the largest
+        # rank's rows (so a full batch is every rank's rows in one step).
+        largest = n if comm is None else max(comm.allgather(n))
+        data = TrainingData(Xn, Y, w, resolve_batch_size(batch_size, largest), l2).distribute(comm)
         if validation is not None:
             X_val, y_val, Y_val = validation
             # normalized and encoded once, used every epoch

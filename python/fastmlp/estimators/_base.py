@@ -30,7 +30,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from .._engine import BestWeights, EpochHooks, Optimizer, Plateau, TrainingData, run_epochs
+from .._engine import (
+    AgreedInterrupt,
+    BestWeights,
+    EpochHooks,
+    Optimizer,
+    Plateau,
+    TrainingData,
+    run_epochs,
+)
 from .._exclusive import exclusive
 from .._names import canonical_activation
 from .._threads import native_threads
@@ -431,9 +439,15 @@ class NetworkEstimator(BaseEstimator):
                 # 0), added over ranks: the one-process loss and gradient.
                 loss, grads = model.gradients_prepared(Xn, Y, w, l2 if comm.is_root else 0.0,
                                                        divisor=n)
-                both = np.append(np.asarray(grads, dtype=np.float64), loss)
+                # After them: the loss and this rank's Ctrl-C, so all stop together.
+                both = np.concatenate([np.asarray(grads, dtype=np.float64),
+                                       [loss, float(comm.interrupt_requested)]])
                 comm.sum_in_place(both)
-                loss, grad = float(both[-1]), both[:-1]
+                if both[-1] > 0:
+                    comm.take_interrupt()
+                    raise AgreedInterrupt("a rank was interrupted (Ctrl-C) during lbfgs; every "
+                                          "rank stopped at the same iteration")
+                loss, grad = float(both[-2]), both[:-2]
             if mask is not None:
                 grad *= mask
             return loss, grad
