@@ -547,7 +547,8 @@ void bind_network_class(py::module_& m, const char* class_name) {
           py::arg("global_rows") = py::none(), py::arg("adds_penalty") = true,
           "One epoch over `order` in batches of `batch_size`. With freeze_bias=True no "
           "update changes a bias (or its optimizer state); the weights update as without it. "
-          "With reduce (a callable summing a buffer over every process in place), the epoch "
+          "With reduce (a callable that sums a buffer over every process in place and returns "
+          "True to ask every process to stop at the next step), the epoch "
           "runs len(global_rows) steps of global_rows[s] rows over all processes, calling "
           "reduce between backward and update; adds_penalty=False leaves the L2 term to "
           "another process.");

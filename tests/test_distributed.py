@@ -8,6 +8,7 @@ must end every rank. Three ranks on two cores run oversubscribed.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -201,3 +202,16 @@ def test_a_one_rank_communicator_gives_the_one_process_fit():
     for a, b in zip(alone.coefs_, over_self.coefs_):
         np.testing.assert_array_equal(a, b)
     assert alone.loss_curve_ == pytest.approx(over_self.loss_curve_, rel=1e-6)
+
+
+def test_the_distributed_example_gives_every_rank_the_same_weights(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "examples" / "distributed_mnist.py"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(script)], capture_output=True,
+                         text=True, timeout=TIMEOUT_SECONDS, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    # the ranks' lines may interleave in mpiexec's output
+    hashes = re.findall(r"weights ([0-9a-f]{16})", run.stdout)
+    assert len(hashes) == 2 and len(set(hashes)) == 1, run.stdout
+    assert "test accuracy after 4 epochs on 2 rank(s)" in run.stdout
+    assert (tmp_path / "digits-distributed.fastmlp").exists()

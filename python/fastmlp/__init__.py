@@ -1,6 +1,6 @@
 """fastmlp: fast CPU training of perceptrons, logistic regression and MLPs."""
 
-from . import callbacks, datasets, diagnostics, ops
+from . import callbacks, datasets, diagnostics, distributed, ops
 from ._core import get_num_threads, set_num_threads
 from .callbacks import (
     BackupAndRestore,
@@ -13,7 +13,7 @@ from .callbacks import (
     ReduceLROnPlateau,
 )
 from .diagnostics import check_gradients
-from .errors import ModelBusyError, TrainingDivergedError
+from .errors import DistributedError, ModelBusyError, TrainingDivergedError
 from .estimators import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
 from .io import ModelFileError, load, save
 from .model import MLP
@@ -27,6 +27,7 @@ __all__ = [
     "BackupAndRestore",
     "CSVLogger",
     "Callback",
+    "DistributedError",
     "EarlyStopping",
     "History",
     "LearningRateScheduler",
@@ -46,6 +47,7 @@ __all__ = [
     # data, kernels, threads, errors
     "datasets",
     "diagnostics",
+    "distributed",
     "get_num_threads",
     "load",
     "ops",

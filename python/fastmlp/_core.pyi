@@ -18,19 +18,23 @@ class NetworkF32:
         ...
     def forward_all(self, arg0: numpy.ndarray) -> tuple[list, list]:
         ...
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> float:
-        ...
-    def loss(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> float:
-        ...
+    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
+        """
+        The loss and its gradient (in grads); divisor > 0 divides by it instead of the row count.
+        """
+    def loss(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
+        """
+        The mean loss; divisor > 0 divides the sum by it instead of the row count.
+        """
     def optimizer_state(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]:
         ...
     def predict(self, arg0: numpy.ndarray) -> numpy.typing.NDArray[numpy.float32]:
         ...
     def reset_optimizer(self) -> None:
         ...
-    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False) -> dict:
+    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False, reduce: typing.Any = None, global_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, adds_penalty: bool = True) -> dict:
         """
-        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it.
+        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it. With reduce (a callable that sums a buffer over every process in place and returns True to ask every process to stop at the next step), the epoch runs len(global_rows) steps of global_rows[s] rows over all processes, calling reduce between backward and update; adds_penalty=False leaves the L2 term to another process.
         """
     def w_offset(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
@@ -68,19 +72,23 @@ class NetworkF64:
         ...
     def forward_all(self, arg0: numpy.ndarray) -> tuple[list, list]:
         ...
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> float:
-        ...
-    def loss(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> float:
-        ...
+    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
+        """
+        The loss and its gradient (in grads); divisor > 0 divides by it instead of the row count.
+        """
+    def loss(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
+        """
+        The mean loss; divisor > 0 divides the sum by it instead of the row count.
+        """
     def optimizer_state(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         ...
     def predict(self, arg0: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
         ...
     def reset_optimizer(self) -> None:
         ...
-    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False) -> dict:
+    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False, reduce: typing.Any = None, global_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, adds_penalty: bool = True) -> dict:
         """
-        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it.
+        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it. With reduce (a callable that sums a buffer over every process in place and returns True to ask every process to stop at the next step), the epoch runs len(global_rows) steps of global_rows[s] rows over all processes, calling reduce between backward and update; adds_penalty=False leaves the L2 term to another process.
         """
     def w_offset(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
