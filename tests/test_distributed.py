@@ -21,7 +21,7 @@ import pytest
 
 pytest.importorskip("mpi4py")
 
-import fastmlp  # noqa: E402
+import fastmlp
 
 WORKER = Path(__file__).parent / "mpi" / "worker.py"
 MPIEXEC = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
