@@ -133,6 +133,18 @@ def test_bad_input_on_one_rank_raises_on_every_rank_and_the_communicator_stays_u
     assert np.array_equal(results[0]["params"], results[1]["params"])  # the next fit ran
 
 
+def test_a_bad_parameter_on_one_rank_raises_on_every_rank(tmp_path):
+    _, _, results = run(2, "bad_parameter", tmp_path)
+    own, other = str(results[1]["errors"]).split(" | "), str(results[0]["errors"]).split(" | ")
+    assert own[0].startswith("InvalidParameterError: The 'max_iter' parameter of MLPClassifier")
+    assert other[0].startswith("DistributedError: the fit stopped on every rank because of bad "
+                               "input on 1 of 2 ranks (rank 1: ")
+    assert "InvalidParameterError: The 'max_iter' parameter of MLPClassifier" in other[0]
+    assert own[1].startswith("ValueError: epochs must be")
+    assert other[1].startswith("DistributedError") and "rank 1: ValueError: epochs must be" in other[1]
+    assert np.array_equal(results[0]["params"], results[1]["params"])
+
+
 def test_a_rank_that_fails_mid_fit_fails_every_rank_within_seconds(tmp_path):
     started = time.perf_counter()
     code, output, _ = run(2, "failing_callback", tmp_path, expect_success=False)

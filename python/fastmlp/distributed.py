@@ -245,6 +245,7 @@ class Communicator:
         except BaseException as error:
             if not getattr(error, "fastmlp_agreed", False):
                 self._notify(error)
+                error.fastmlp_agreed = True  # type: ignore[attr-defined]  # the others know now
             raise
 
     def _notify(self, error: BaseException) -> None:

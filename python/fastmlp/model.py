@@ -430,16 +430,12 @@ class MLP:
         rank, every metric is over all ranks' rows, only rank 0 prints and
         writes files.
         """
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
-        epochs = check_positive_int(epochs, "epochs")
-        learning_rate = check_positive_float(learning_rate, "learning_rate")
-        l2 = check_non_negative_float(l2, "l2")
-        callbacks = _check_callbacks(callbacks)
         comm = communicator(comm)
-        if comm is not None:
-            _check_distributed_options(callbacks, track_gradients)
         with fitting(comm):
+            # Checked on every rank together: a bad argument on one fails all.
+            epochs, learning_rate, l2, callbacks = agreed(
+                comm, _checked_fit_options, optimizer, epochs, learning_rate, l2, callbacks,
+                track_gradients, comm is not None)
             self._fit(X, y, comm, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                       rates=(learning_rate, momentum, beta_1, beta_2, epsilon), l2=l2,
                       shuffle=shuffle, sample_weight=sample_weight,
@@ -682,6 +678,20 @@ class _FitHooks(EpochHooks):
 def _divided_by(divisor):
     """The native loss's divisor argument: given only when it replaces the row count."""
     return {"divisor": int(divisor)} if divisor else {}
+
+
+def _checked_fit_options(optimizer, epochs, learning_rate, l2, callbacks, track_gradients,
+                         distributed):
+    """MLP.fit's settings checked: (epochs, learning_rate, l2, callbacks as a list)."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+    epochs = check_positive_int(epochs, "epochs")
+    learning_rate = check_positive_float(learning_rate, "learning_rate")
+    l2 = check_non_negative_float(l2, "l2")
+    callbacks = _check_callbacks(callbacks)
+    if distributed:
+        _check_distributed_options(callbacks, track_gradients)
+    return epochs, learning_rate, l2, callbacks
 
 
 def _check_distributed_options(callbacks, track_gradients):

@@ -132,6 +132,24 @@ def bad_input(out_dir):
     report(out_dir, error=error, params=clf._model.params)
 
 
+def bad_parameter(out_dir):
+    """Rank 1 alone asks for max_iter=-1 (scikit-learn's parameter check) and
+    epochs=0 (MLP.fit's): every rank raises, then a good fit works."""
+    X, y = data(n=60)
+    part = uneven_shard(len(X))
+    errors = []
+    try:
+        fastmlp.MLPClassifier((4,), max_iter=-1 if RANK == 1 else 2).fit(X[part], y[part], comm=COMM)
+    except Exception as caught:
+        errors.append(f"{type(caught).__name__}: {caught}")
+    try:
+        fastmlp.MLP([6, 3]).fit(X[part], y[part], epochs=0 if RANK == 1 else 2, comm=COMM)
+    except Exception as caught:
+        errors.append(f"{type(caught).__name__}: {caught}")
+    clf = fastmlp.MLPClassifier((4,), max_iter=2, random_state=0).fit(X[part], y[part], comm=COMM)
+    report(out_dir, errors=" | ".join(errors), params=clf._model.params)
+
+
 def failing_callback(out_dir):
     """Rank 1's callback raises at epoch 3; rank 0 must raise within seconds, not wait."""
     X, y = data(n=4000)

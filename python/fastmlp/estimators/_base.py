@@ -16,6 +16,7 @@ by 5, `batch_size='auto'` = min(200, n), `t_` counting samples seen.
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from typing import Any, Callable
 
@@ -60,6 +61,22 @@ NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input d
 
 def sklearn_activation_name(name):
     return SKLEARN_ACTIVATION_NAMES.get(name, name)
+
+
+def takes_comm(method):
+    """fit / partial_fit with `comm=`: before scikit-learn's own checks run on
+    each rank, the communicator is set up and the parameters are checked on
+    every rank together, so a bad parameter on one rank fails every rank
+    instead of leaving the others waiting for it."""
+    @functools.wraps(method)
+    def with_comm(self, *args, comm=None, **kwargs):
+        if comm is None:
+            return method(self, *args, **kwargs)
+        comm = communicator(comm)
+        with comm.guard():
+            agreed(comm, self._validate_params)
+            return method(self, *args, comm=comm, **kwargs)
+    return with_comm
 
 
 def stochastic_solver(estimator):

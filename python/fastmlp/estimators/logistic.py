@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import NetworkEstimator, stochastic_solver
+from ._base import NetworkEstimator, stochastic_solver, takes_comm
 from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, SOLVER_PARAMETERS
 from ._targets import ClassifierTargets, LogProbabilities
 
@@ -189,6 +189,7 @@ class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, N
         self.coef_ = np.array(W.T, dtype=np.float64)
         self.intercept_ = np.array(b, dtype=np.float64)
 
+    @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
             eval_set: Any = None, comm: Any = None) -> LogisticRegression:
@@ -200,6 +201,7 @@ class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, N
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set, comm=comm)
 
     @available_if(stochastic_solver)
+    @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
                     classes: ArrayLike | None = None, comm: Any = None) -> LogisticRegression:

@@ -20,7 +20,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .._names import canonical_activation
-from ._base import NetworkEstimator, stochastic_solver
+from ._base import NetworkEstimator, stochastic_solver, takes_comm
 from ._params import (
     CLASS_WEIGHT,
     FASTMLP_PARAMETERS,
@@ -134,6 +134,7 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
         self.normalize = normalize
         self.n_threads = n_threads
 
+    @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
             eval_set: Any = None, comm: Any = None) -> MLPClassifier:
@@ -145,6 +146,7 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set, comm=comm)
 
     @available_if(stochastic_solver)
+    @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
                     classes: ArrayLike | None = None, comm: Any = None) -> MLPClassifier:
@@ -277,6 +279,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self._current_l2 = super()._penalty(n_rows, weight_sum, batch)
         return self._current_l2
 
+    @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
             eval_set: Any = None, comm: Any = None) -> MLPRegressor:
@@ -288,6 +291,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=False, eval_set=eval_set, comm=comm)
 
     @available_if(stochastic_solver)
+    @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike,
                     sample_weight: ArrayLike | None = None, comm: Any = None) -> MLPRegressor:

@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._engine import BestWeights, EpochHooks, Plateau, run_epochs
 from .._exclusive import exclusive
 from ..errors import TrainingDivergedError
-from ._base import NetworkEstimator, native_threads
+from ._base import NetworkEstimator, native_threads, takes_comm
 from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 from ._targets import ClassifierTargets
 
@@ -160,6 +160,7 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
         self.intercept_ = np.array(self._model.b[0], dtype=np.float64)
 
     # ------------------------------------------------------------ training
+    @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike, coef_init: ArrayLike | None = None,
             intercept_init: ArrayLike | None = None,
@@ -178,6 +179,7 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
             finally:
                 del self._coef_init
 
+    @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None,
                     sample_weight: ArrayLike | None = None, comm: Any = None) -> Perceptron:
