@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 pytest.importorskip("mpi4py")
 
@@ -87,6 +88,21 @@ def test_a_full_batch_fit_on_k_ranks_equals_the_one_process_fit_in_float64(ranks
     # normalization statistics over all ranks' rows (kept in float32)
     np.testing.assert_allclose(results[0]["offset"], model.normalizer.offset_, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(results[0]["scale"], model.normalizer.scale_, rtol=1e-6)
+    # row weights: the weighted sums of every rank, divided by all ranks' rows
+    weights = 1.0 + np.arange(len(X)) % 3
+    weighted = fastmlp.MLP([6, 5, 1], "sigmoid", "identity", dtype="float64", seed=4)
+    weighted.fit(X, X[:, :1] - X[:, 1:2], epochs=4, batch_size=None, learning_rate=0.1,
+                 sample_weight=weights)
+    np.testing.assert_allclose(results[0]["weighted_params"], weighted.params, rtol=1e-12,
+                               atol=1e-13)
+    # an estimator (float32): weights rescaled by the sum over all ranks, L2 counted once
+    regressor = fastmlp.MLPRegressor(hidden_layer_sizes=(5,), solver="sgd", batch_size=150,
+                                     max_iter=4, alpha=0.01, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        regressor.fit(X, X[:, 0] + X[:, 1], sample_weight=weights)
+    np.testing.assert_allclose(results[0]["regressor_params"], regressor._model.params,
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(results[0]["regressor_loss"], regressor.loss_curve_, rtol=1e-4)
 
 
 @pytest.mark.parametrize("ranks", [2, 3])

@@ -92,6 +92,7 @@ class Communicator:
         self.local_size = local.Get_size()
         local.Free()
         self.broken = False
+        self.closed = False
         # A Ctrl-C during the fit, not yet acted on (see `catching_interrupts`).
         self.interrupt_requested = False
 
@@ -100,10 +101,11 @@ class Communicator:
         return self.rank == 0
 
     def close(self) -> None:
-        """Free the duplicates (collective; not after a failure)."""
-        if not self.broken:
+        """Free the duplicates (once; not after a failure, which may leave them in use)."""
+        if not self.broken and not self.closed:
             self._data.Free()
             self._control.Free()
+            self.closed = True
 
     # ------------------------------------------------------------ waiting
     def _wait(self, request: Any) -> None:
@@ -325,9 +327,11 @@ def fitting(comm: Communicator | None, n_threads: int | None = None) -> Iterator
     from ._threads import native_threads
 
     threads = n_threads if n_threads is not None else comm.default_threads()
-    with comm.guard(), comm.catching_interrupts(), native_threads(threads):
-        yield
-    comm.close()
+    try:
+        with comm.guard(), comm.catching_interrupts(), native_threads(threads):
+            yield
+    finally:
+        comm.close()   # after an agreed error too; not once a failure broke it
 
 
 def agreed(comm: Communicator | None, check: Any, *args: Any) -> Any:

@@ -50,8 +50,17 @@ def full_batch_float64(out_dir):
     model = fastmlp.MLP([6, 8, 3], "tanh", "softmax", dtype="float64", normalize="zscore", seed=3)
     model.fit(X[part], y[part], epochs=5, batch_size=None, optimizer="adam", learning_rate=0.05,
               l2=0.01, shuffle=True, comm=COMM)
+    weights = 1.0 + np.arange(len(X))[part] % 3
+    weighted = fastmlp.MLP([6, 5, 1], "sigmoid", "identity", dtype="float64", seed=4)
+    weighted.fit(X[part], X[part, :1] - X[part, 1:2], epochs=4, batch_size=None, learning_rate=0.1,
+                 sample_weight=weights, comm=COMM)
+    regressor = fastmlp.MLPRegressor(hidden_layer_sizes=(5,), solver="sgd", batch_size=150,
+                                     max_iter=4, alpha=0.01, random_state=0)
+    regressor.fit(X[part], X[part, 0] + X[part, 1], sample_weight=weights, comm=COMM)
     report(out_dir, params=model.params, loss=np.array(model.history["loss"]),
-           offset=model.normalizer.offset_, scale=model.normalizer.scale_)
+           offset=model.normalizer.offset_, scale=model.normalizer.scale_,
+           weighted_params=weighted.params, regressor_params=regressor._model.params,
+           regressor_loss=np.array(regressor.loss_curve_))
 
 
 def replicas(out_dir):

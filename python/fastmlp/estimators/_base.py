@@ -74,7 +74,11 @@ def takes_comm(method):
             return method(self, *args, **kwargs)
         comm = communicator(comm)
         with comm.guard():
-            agreed(comm, self._validate_params)
+            try:
+                agreed(comm, self._validate_params)
+            except BaseException:
+                comm.close()
+                raise
             return method(self, *args, comm=comm, **kwargs)
     return with_comm
 
@@ -372,9 +376,10 @@ class NetworkEstimator(BaseEstimator):
         """
         total = float(n_rows) if sample_weight is None else float(np.sum(sample_weight))
         if self._comm is not None:
+            local_rows = n_rows
             n_rows, total = (float(v) for v in self._comm.sum([n_rows, total]))
             if sample_weight is None and total != n_rows:
-                sample_weight = np.ones(n_rows, dtype=np.float64)  # other ranks weigh rows
+                sample_weight = np.ones(local_rows, dtype=np.float64)  # other ranks weigh rows
         if sample_weight is None:
             return None, self._penalty(n_rows, float(n_rows), batch)
         if not total > 0:
