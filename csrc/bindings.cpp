@@ -403,6 +403,21 @@ void bind_network_class(py::module_& m, const char* class_name) {
              return buffer_view<T>(self.cast<Net&>().optimizer_state(which), self);
            })
       .def_property("step_count", &Net::step_count, &Net::set_step_count)
+      .def(
+          "set_dropout",
+          [](Net& net, std::vector<double> rates, uint64_t seed) {
+            auto lock = lock_for_training(net);
+            net.set_dropout(std::vector<T>(rates.begin(), rates.end()), seed);
+          },
+          py::arg("rates"), py::arg("seed"),
+          "Inverted dropout while training: one rate per layer in [0, 1), 0 for the output "
+          "layer; the masks are drawn from `seed`, the step and the unit's place in the batch.")
+      .def_property_readonly("dropout_rates",
+                             [](const Net& net) {
+                               const auto& r = net.dropout_rates();
+                               return std::vector<double>(r.begin(), r.end());
+                             })
+      .def_property_readonly("dropout_seed", &Net::dropout_seed)
       .def("reset_optimizer", &Net::reset_optimizer)
       .def("predict",
            [](const Net& net, const py::array& X_in) {
@@ -451,17 +466,17 @@ void bind_network_class(py::module_& m, const char* class_name) {
       .def(
           "gradients",
           [](Net& net, const py::array& X_in, const py::array& Y_in, std::optional<py::array> w_in,
-             double l2, int64_t divisor) {
+             double l2, int64_t divisor, int64_t mask_step) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, "gradients need");
             auto lock = lock_for_training(net);
             py::gil_scoped_release release;
             return net.gradients(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2),
-                                 divisor);
+                                 divisor, mask_step);
           },
           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0,
-          py::kw_only(), py::arg("divisor") = 0,
+          py::kw_only(), py::arg("divisor") = 0, py::arg("mask_step") = -1,
           "The loss and its gradient (in grads); divisor > 0 divides by it instead of the row "
-          "count.")
+          "count; mask_step >= 0 applies the dropout masks of that training step.")
       .def(
           "train_epoch",
           [](Net& net, const py::array& X_in, const py::array& Y_in, std::optional<py::array> w_in,
@@ -471,7 +486,7 @@ void bind_network_class(py::module_& m, const char* class_name) {
              bool freeze_bias, py::object reduce,
              std::optional<py::array_t<int64_t, py::array::c_style | py::array::forcecast>>
                  global_rows,
-             bool adds_penalty) {
+             bool adds_penalty, uint64_t dropout_salt) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, nullptr);
             const int64_t N = b.rows;
             if (order.ndim() != 1)
@@ -515,6 +530,7 @@ void bind_network_class(py::module_& m, const char* class_name) {
               throw py::value_error("global_rows is only for a distributed epoch (with reduce)");
             }
             auto lock = lock_for_training(net);
+            net.set_dropout_salt(dropout_salt);
             SignalWatch watch;
             EpochResult r;
             {
@@ -545,13 +561,14 @@ void bind_network_class(py::module_& m, const char* class_name) {
           py::arg("epsilon") = 1e-8, py::arg("l2") = 0.0, py::kw_only(),
           py::arg("freeze_bias") = false, py::arg("reduce") = py::none(),
           py::arg("global_rows") = py::none(), py::arg("adds_penalty") = true,
+          py::arg("dropout_salt") = 0,
           "One epoch over `order` in batches of `batch_size`. With freeze_bias=True no "
           "update changes a bias (or its optimizer state); the weights update as without it. "
           "With reduce (a callable that sums a buffer over every process in place and returns "
           "True to ask every process to stop at the next step), the epoch "
           "runs len(global_rows) steps of global_rows[s] rows over all processes, calling "
           "reduce between backward and update; adds_penalty=False leaves the L2 term to "
-          "another process.");
+          "another process; dropout_salt is mixed into the dropout masks (each rank its own).");
 }
 
 }  // namespace

@@ -58,6 +58,15 @@ void gather_rows(T* dst, const T* src, const int64_t* rows, int64_t count, int64
 
 constexpr int64_t kPredictChunkRows = 2048;  // bounds predict's scratch memory
 
+// splitmix64's finalizer: a well-mixed 64-bit hash, the source of the
+// dropout masks (counter-based, so any thread can draw any unit's mask).
+inline uint64_t mix64(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
 }  // namespace
 
 template <typename T>
@@ -71,6 +80,7 @@ Network<T>::Network(std::vector<int64_t> sizes, std::vector<Act> acts, Loss loss
   for (int64_t s : sizes_) max_width_ = std::max(max_width_, s);
   params_.assign(offset, T(0));
   grads_.assign(offset + kReduceSlots, T(0));
+  dropout_.assign(num_layers(), T(0));
   state_m_.assign(offset, T(0));
   state_v_.assign(offset, T(0));
 }
@@ -83,9 +93,63 @@ void Network<T>::reset_optimizer() {
 }
 
 template <typename T>
+void Network<T>::set_dropout(std::vector<T> rates, uint64_t seed) {
+  if (static_cast<int64_t>(rates.size()) != num_layers())
+    throw std::invalid_argument("dropout needs one rate per layer");
+  for (int64_t l = 0; l < num_layers(); ++l)
+    if (!(rates[l] >= T(0) && rates[l] < T(1)) || (l == num_layers() - 1 && rates[l] != T(0)))
+      throw std::invalid_argument("dropout rates must be in [0, 1), and 0 for the output layer");
+  dropout_ = std::move(rates);
+  dropout_seed_ = seed;
+  scratch_rows_ = 0;  // the masks' buffers are sized with the others
+}
+
+template <typename T>
+bool Network<T>::has_dropout() const {
+  return std::any_of(dropout_.begin(), dropout_.end(), [](T rate) { return rate > T(0); });
+}
+
+template <typename T>
+void Network<T>::drop_units(int64_t l, int64_t N) {
+  const int64_t O = fan_out(l);
+  const double rate = double(dropout_[l]);
+  const T kept = T(1) / (T(1) - dropout_[l]);
+  const uint64_t key = mix64(dropout_seed_ ^ mix64(dropout_salt_ ^ mix64(uint64_t(mask_step_)) ^
+                                                   (uint64_t(l) << 56)));
+  const T* a = acts_buf_[l].data();
+  T* mask = mask_buf_[l].data();
+  T* out = dropped_buf_[l].data();
+  const bool parallel = N * O >= (1 << 15);
+  (void)parallel;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t o = 0; o < O; ++o) {
+      const int64_t i = n * O + o;
+      // 53 random bits as a uniform draw in [0, 1)
+      const double u = double(mix64(key + uint64_t(i)) >> 11) * (1.0 / 9007199254740992.0);
+      mask[i] = u < rate ? T(0) : kept;
+      out[i] = a[i] * mask[i];
+    }
+  }
+}
+
+template <typename T>
+const T* Network<T>::layer_input(int64_t l, const T* X) const {
+  if (l == 0) return X;
+  return dropping(l - 1) ? dropped_buf_[l - 1].data() : acts_buf_[l - 1].data();
+}
+
+template <typename T>
 void Network<T>::ensure_scratch(int64_t rows) {
   if (rows <= scratch_rows_) return;
   scratch_rows_ = rows;
+  mask_buf_.assign(num_layers(), {});
+  dropped_buf_.assign(num_layers(), {});
+  for (int64_t l = 0; l + 1 < num_layers(); ++l) {
+    if (dropout_[l] == T(0)) continue;
+    mask_buf_[l].resize(rows * fan_out(l));
+    dropped_buf_[l].resize(rows * fan_out(l));
+  }
   x_batch_.resize(rows * fan_in(0));
   y_batch_.resize(rows * fan_out(num_layers() - 1));
   w_batch_.resize(rows);
@@ -175,7 +239,8 @@ double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T
     // The output layer stops at z: the loss kernel applies its activation.
     bias_activation_forward<T>(dst, params_.data() + b_offset(l), N, fan_out(l),
                                l == L - 1 ? Act::identity : acts_[l], slope_);
-    in = dst;
+    if (dropping(l)) drop_units(l, N);
+    in = layer_input(l + 1, X);
   }
   T* out = acts_buf_[L - 1].data();
   const double data_loss = loss_forward_backward<T>(
@@ -190,7 +255,7 @@ void Network<T>::backward(const T* X, int64_t N, T l2, T scale) {
   T* spare = delta_b_.data();
   for (int64_t l = num_layers() - 1; l >= 0; --l) {
     const int64_t I = fan_in(l), O = fan_out(l);
-    const T* a_prev = l == 0 ? X : acts_buf_[l - 1].data();
+    const T* a_prev = layer_input(l, X);  // after its dropout mask
     const T* W = params_.data() + w_offset(l);
     T* dW = grads_.data() + w_offset(l);
     // dW[I,O] = a_prev^T[I,N] delta[N,O]
@@ -203,7 +268,12 @@ void Network<T>::backward(const T* X, int64_t N, T l2, T scale) {
     if (l > 0) {
       // da_prev[N,I] = delta[N,O] W^T[O,I], then through g'(a_prev)
       gemm<T>(spare, I, delta, O, false, W, O, true, N, I, O, T(0));
-      activation_backward<T>(spare, spare, a_prev, N * I, acts_[l - 1], slope_);
+      if (dropping(l - 1)) {
+        const T* mask = mask_buf_[l - 1].data();
+        for (int64_t i = 0; i < N * I; ++i) spare[i] *= mask[i];
+      }
+      // g' from the layer's own output, before its mask
+      activation_backward<T>(spare, spare, acts_buf_[l - 1].data(), N * I, acts_[l - 1], slope_);
       std::swap(delta, spare);
     }
   }
@@ -255,11 +325,13 @@ double Network<T>::penalty_only(T l2, T scale) {
 
 template <typename T>
 double Network<T>::gradients(const T* X, const T* Y, const T* w, int64_t N, T l2,
-                             int64_t divisor) {
+                             int64_t divisor, int64_t mask_step) {
   ensure_scratch(N);
   const T scale = T(1) / T(divisor > 0 ? divisor : N);
+  mask_step_ = has_dropout() ? mask_step : -1;
   const double batch_loss = forward_loss(X, Y, w, N, l2, scale);
   backward(X, N, l2, scale);
+  mask_step_ = -1;
   return batch_loss;
 }
 
@@ -293,6 +365,7 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
     const int64_t rows = std::min(batch_size, n_order - start);
     const BatchRows b = batch_rows(in, order + start, rows);
     const T scale = T(1) / T(rows);
+    mask_step_ = has_dropout() ? step_count_ : -1;
     const double batch_loss = forward_loss(b.X, b.Y, b.w, rows, in.l2, scale);
     if (!std::isfinite(batch_loss)) {
       tally.status = EpochStatus::non_finite;
@@ -323,6 +396,7 @@ EpochTally Network<T>::train_steps(const EpochInputs<T>& in, const int64_t* orde
     const int64_t global_rows = plan.global_rows[step];
     const T scale = T(1) / T(global_rows);
     double step_loss;
+    mask_step_ = has_dropout() ? step_count_ : -1;
     if (rows > 0) {
       const BatchRows b = batch_rows(in, order + start, rows);
       step_loss = forward_loss(b.X, b.Y, b.w, rows, l2, scale);
@@ -382,7 +456,8 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
     // Rows at the end of the order that train one at a time on the fused
     // kernels: all of them at batch size 1, else a lone last row.
     const KernelTable& table = kernels();
-    const int64_t single = !table.has_fused_kernels()  ? 0
+    // The fused kernels have no dropout.
+    const int64_t single = !table.has_fused_kernels() || has_dropout() ? 0
                            : batch_size == 1           ? n_order
                            : n_order % batch_size == 1 ? 1
                                                        : 0;
@@ -392,6 +467,7 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
   } else {
     tally = train_batches(in, order, n_order, batch_size);
   }
+  mask_step_ = -1;  // prediction and the plain loss use every unit
   // The updates before a non-finite loss are what blew up: their weights may
   // be finite yet so large that every later forward pass overflows. The
   // start of the epoch is the last state known to be sound.

@@ -112,6 +112,19 @@ class Network {
   void set_step_count(int64_t t) { step_count_ = t; }
   void reset_optimizer();
 
+  // Inverted dropout on the hidden layers while training: each step zeroes a
+  // share rates[l] of the units of layer l's output and scales the others by
+  // 1 / (1 - rates[l]); the output layer keeps every unit (its rate must be
+  // 0), prediction and the plain loss use every unit. A mask is a pure
+  // function of (seed, salt, step, layer, position in the batch), so no
+  // result depends on the thread count.
+  void set_dropout(std::vector<T> rates, uint64_t seed);
+  const std::vector<T>& dropout_rates() const { return dropout_; }
+  uint64_t dropout_seed() const { return dropout_seed_; }
+  // Mixed into every mask: the ranks of a distributed fit draw different ones.
+  void set_dropout_salt(uint64_t salt) { dropout_salt_ = salt; }
+  bool has_dropout() const;
+
   // out[N, O_last] = the network's output (probabilities for cross-entropy).
   // Safe to call from several threads at once: it uses its own scratch.
   void predict(T* out, const T* X, int64_t N) const;
@@ -125,7 +138,10 @@ class Network {
   double loss(const T* X, const T* Y, const T* w, int64_t N, T l2, int64_t divisor = 0) const;
 
   // The same loss, and its gradient with respect to every parameter in grads().
-  double gradients(const T* X, const T* Y, const T* w, int64_t N, T l2, int64_t divisor = 0);
+  // mask_step >= 0: with the dropout masks training draws at that step (a
+  // gradient check with fixed masks); -1: every unit.
+  double gradients(const T* X, const T* Y, const T* w, int64_t N, T l2, int64_t divisor = 0,
+                   int64_t mask_step = -1);
 
   // The L2 penalty 0.5 l2 ||W||^2 over every layer's weights (not the biases).
   double l2_penalty(T l2) const;
@@ -157,6 +173,14 @@ class Network {
   // scale: the loss and gradient divisor's inverse (1 / N in one process).
   double forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2, T scale);
   void backward(const T* X, int64_t N, T l2, T scale);
+  // Layer l's output goes through a dropout mask in this forward pass.
+  bool dropping(int64_t l) const {
+    return mask_step_ >= 0 && l < num_layers() - 1 && dropout_[l] > T(0);
+  }
+  // dropped_buf_[l] = acts_buf_[l] * mask_buf_[l], the masks of step mask_step_.
+  void drop_units(int64_t l, int64_t N);
+  // The input of layer l: X, or the previous layer's output (after its mask).
+  const T* layer_input(int64_t l, const T* X) const;
   // A step with no rows of this process: grads() = the L2 term's gradient
   // (zero without it); returns the term's share of the step loss.
   double penalty_only(T l2, T scale);
@@ -190,6 +214,13 @@ class Network {
   // Training scratch, sized for the largest batch seen: gathered rows, each
   // layer's activations, and two delta buffers used in turn.
   int64_t scratch_rows_ = 0;
+  // Dropout: each layer's rate, the masks' seed and salt, the step whose
+  // masks the next forward pass uses (-1: none), and per dropped layer its
+  // mask (0 or 1 / (1 - rate)) and its masked output.
+  std::vector<T> dropout_;
+  uint64_t dropout_seed_ = 0, dropout_salt_ = 0;
+  int64_t mask_step_ = -1;
+  std::vector<std::vector<T>> mask_buf_, dropped_buf_;
   std::vector<T> x_batch_, y_batch_, w_batch_;
   std::vector<std::vector<T>> acts_buf_;
   std::vector<T> delta_a_, delta_b_;

@@ -18,9 +18,9 @@ class NetworkF32:
         ...
     def forward_all(self, arg0: numpy.ndarray) -> tuple[list, list]:
         ...
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
+    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0, mask_step: typing.SupportsInt | typing.SupportsIndex = -1) -> float:
         """
-        The loss and its gradient (in grads); divisor > 0 divides by it instead of the row count.
+        The loss and its gradient (in grads); divisor > 0 divides by it instead of the row count; mask_step >= 0 applies the dropout masks of that training step.
         """
     def loss(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
         """
@@ -32,14 +32,24 @@ class NetworkF32:
         ...
     def reset_optimizer(self) -> None:
         ...
-    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False, reduce: typing.Any = None, global_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, adds_penalty: bool = True) -> dict:
+    def set_dropout(self, rates: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], seed: typing.SupportsInt | typing.SupportsIndex) -> None:
         """
-        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it. With reduce (a callable that sums a buffer over every process in place and returns True to ask every process to stop at the next step), the epoch runs len(global_rows) steps of global_rows[s] rows over all processes, calling reduce between backward and update; adds_penalty=False leaves the L2 term to another process.
+        Inverted dropout while training: one rate per layer in [0, 1), 0 for the output layer; the masks are drawn from `seed`, the step and the unit's place in the batch.
+        """
+    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False, reduce: typing.Any = None, global_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, adds_penalty: bool = True, dropout_salt: typing.SupportsInt | typing.SupportsIndex = 0) -> dict:
+        """
+        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it. With reduce (a callable that sums a buffer over every process in place and returns True to ask every process to stop at the next step), the epoch runs len(global_rows) steps of global_rows[s] rows over all processes, calling reduce between backward and update; adds_penalty=False leaves the L2 term to another process; dropout_salt is mixed into the dropout masks (each rank its own).
         """
     def w_offset(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     @property
     def activations(self) -> list[str]:
+        ...
+    @property
+    def dropout_rates(self) -> list[float]:
+        ...
+    @property
+    def dropout_seed(self) -> int:
         ...
     @property
     def grads(self) -> numpy.typing.NDArray[numpy.float32]:
@@ -72,9 +82,9 @@ class NetworkF64:
         ...
     def forward_all(self, arg0: numpy.ndarray) -> tuple[list, list]:
         ...
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
+    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0, mask_step: typing.SupportsInt | typing.SupportsIndex = -1) -> float:
         """
-        The loss and its gradient (in grads); divisor > 0 divides by it instead of the row count.
+        The loss and its gradient (in grads); divisor > 0 divides by it instead of the row count; mask_step >= 0 applies the dropout masks of that training step.
         """
     def loss(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
         """
@@ -86,14 +96,24 @@ class NetworkF64:
         ...
     def reset_optimizer(self) -> None:
         ...
-    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False, reduce: typing.Any = None, global_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, adds_penalty: bool = True) -> dict:
+    def set_dropout(self, rates: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], seed: typing.SupportsInt | typing.SupportsIndex) -> None:
         """
-        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it. With reduce (a callable that sums a buffer over every process in place and returns True to ask every process to stop at the next step), the epoch runs len(global_rows) steps of global_rows[s] rows over all processes, calling reduce between backward and update; adds_penalty=False leaves the L2 term to another process.
+        Inverted dropout while training: one rate per layer in [0, 1), 0 for the output layer; the masks are drawn from `seed`, the step and the unit's place in the batch.
+        """
+    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False, reduce: typing.Any = None, global_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, adds_penalty: bool = True, dropout_salt: typing.SupportsInt | typing.SupportsIndex = 0) -> dict:
+        """
+        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it. With reduce (a callable that sums a buffer over every process in place and returns True to ask every process to stop at the next step), the epoch runs len(global_rows) steps of global_rows[s] rows over all processes, calling reduce between backward and update; adds_penalty=False leaves the L2 term to another process; dropout_salt is mixed into the dropout masks (each rank its own).
         """
     def w_offset(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     @property
     def activations(self) -> list[str]:
+        ...
+    @property
+    def dropout_rates(self) -> list[float]:
+        ...
+    @property
+    def dropout_seed(self) -> int:
         ...
     @property
     def grads(self) -> numpy.typing.NDArray[numpy.float64]:

@@ -154,6 +154,12 @@ def check_positive_int(value, name, *, allow_none=False):
     return int(value)
 
 
+def check_non_negative_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
 def check_non_negative_float(value, name):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not (
         value >= 0 and np.isfinite(value)
@@ -200,3 +206,24 @@ def check_finite_output(out, X):
         "finite outputs, which needs inputs small enough for float arithmetic through "
         "the network: scale the input (e.g. normalize='zscore')"
     )
+
+
+def check_dropout(dropout, n_hidden):
+    """Dropout rates, one per hidden layer, from one rate or a sequence of them."""
+    if isinstance(dropout, numbers.Real) and not isinstance(dropout, bool):
+        rates = [float(dropout)] * n_hidden
+    else:
+        try:
+            rates = [float(r) for r in dropout]
+        except (TypeError, ValueError):
+            raise TypeError(f"dropout must be a rate or one rate per hidden layer, got "
+                            f"{dropout!r:.60}") from None
+        if len(rates) != n_hidden:
+            raise ValueError(f"dropout needs one rate per hidden layer ({n_hidden}), got "
+                             f"{len(rates)}")
+    for rate in rates:
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout rates must be in [0, 1), got {rate!r}")
+    if n_hidden == 0 and isinstance(dropout, numbers.Real) and dropout != 0:
+        raise ValueError("dropout acts on hidden layers, and this network has none")
+    return tuple(rates)

@@ -30,9 +30,11 @@ from ._names import (
 from ._normalize import Normalizer
 from ._progress import bar_wanted
 from ._validation import (
+    check_dropout,
     check_features,
     check_finite_output,
     check_non_negative_float,
+    check_non_negative_int,
     check_positive_float,
     check_positive_int,
     check_sample_weight,
@@ -73,12 +75,20 @@ class MLP:
         Seeds one numpy Generator used for the initial weights and the epoch order.
     dtype : str
         'float32' (training) or 'float64' (gradient checks).
+    dropout : float or sequence of float
+        Inverted dropout while training: at every step each hidden unit is
+        dropped with this probability (one rate for every hidden layer, or one
+        per hidden layer) and the kept ones are scaled by 1 / (1 - rate); the
+        output layer and prediction use every unit. The masks come from the
+        seed, the step and the unit's place in the batch, so the same seed
+        gives the same weights, whatever the thread count.
     """
 
     def __init__(self, layer_sizes: Sequence[int], activation: str | Sequence[str] = "relu",
                  output: str = "softmax", *, loss: str | None = None, slope: float = 0.01,
                  init: str | None = None, normalize: str | None = None,
-                 seed: Any = None, dtype: str | type | np.dtype = "float32") -> None:
+                 seed: Any = None, dtype: str | type | np.dtype = "float32",
+                 dropout: float | Sequence[float] = 0.0) -> None:
         sizes = [check_positive_int(s, "every layer size") for s in layer_sizes]
         if len(sizes) < 2:
             raise ValueError(
@@ -112,9 +122,17 @@ class MLP:
         self.normalizer = Normalizer(normalize)
         self.seed = seed
         self._rng = np.random.default_rng(seed)
+        self.dropout = check_dropout(dropout, n_hidden)
         self._net = _NETWORK_CLASSES[self.dtype](sizes, self.activations, self.loss_name, self.slope)
         self.history: History = History()
         self._initialize()
+        # Drawn after the weights, and only for dropout, so the weights and epoch
+        # orders of a model without dropout stay what they were.
+        self._dropout_seed = int(self._rng.integers(2**63)) if any(self.dropout) else 0
+        self._apply_dropout()
+
+    def _apply_dropout(self):
+        self._net.set_dropout([*self.dropout, 0.0], self._dropout_seed)
 
     # ------------------------------------------------------------ structure
     @property
@@ -306,12 +324,17 @@ class MLP:
 
     def gradients_prepared(self, Xn: NDArray[Any], Y: NDArray[Any],
                            w: NDArray[Any] | None = None,
-                           l2: float = 0.0, *, divisor: int = 0) -> tuple[float, NDArray[Any]]:
+                           l2: float = 0.0, *, divisor: int = 0,
+                           dropout_step: int | None = None) -> tuple[float, NDArray[Any]]:
         """(loss, flat gradient) on prepared rows: a view of the native buffer,
         valid until the next native call; copy it to keep it. divisor: as in
-        `loss_prepared`."""
+        `loss_prepared`. dropout_step: with the dropout masks training step k
+        draws (fixed masks, for a gradient check); None: every unit."""
+        options = _divided_by(divisor)
+        if dropout_step is not None:
+            options["mask_step"] = check_non_negative_int(dropout_step, "dropout_step")
         with exclusive(self, "gradients"):
-            loss = self._net.gradients(Xn, Y, w, l2, **_divided_by(divisor))
+            loss = self._net.gradients(Xn, Y, w, l2, **options)
             return float(loss), self._net.grads
 
     def train_epoch_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: NDArray[Any] | None,
@@ -325,7 +348,8 @@ class MLP:
         """
         distributed = {} if comm is None else {"reduce": comm.step_sum,
                                                "global_rows": step_rows,
-                                               "adds_penalty": comm.is_root}
+                                               "adds_penalty": comm.is_root,
+                                               "dropout_salt": comm.rank}
         with exclusive(self, "train_epoch"):
             return self._net.train_epoch(
                 Xn, Y, w, order, batch_size, optimizer.name, optimizer.learning_rate,
@@ -536,6 +560,10 @@ class MLP:
         self._net = _NETWORK_CLASSES[self.dtype](self.layer_sizes, self.activations,
                                                  self.loss_name, self.slope)
         self._net.params[...] = params
+        if "dropout" not in state:  # pickled before dropout existed
+            self.dropout = (0.0,) * (self.n_layers - 1)
+            self._dropout_seed = 0
+        self._apply_dropout()
 
 
 def _check_callbacks(callbacks):

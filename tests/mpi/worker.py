@@ -83,6 +83,8 @@ def replicas(out_dir):
             Xl, Xl[:, 0] - Xl[:, 1], comm=COMM),
         "logistic": fastmlp.LogisticRegression(max_iter=50).fit(Xl, yl, comm=COMM),
         "perceptron": fastmlp.Perceptron(max_iter=5, random_state=0).fit(Xl, yl, comm=COMM),
+        "dropout": fastmlp.MLP([6, 16, 3], "relu", "softmax", seed=1, dropout=0.3).fit(
+            Xl, yl, epochs=3, batch_size=16, comm=COMM),
     }
     partial = fastmlp.MLPClassifier((8,), batch_size=8, random_state=0)
     for _ in range(3):

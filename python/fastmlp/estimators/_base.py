@@ -237,6 +237,10 @@ class NetworkEstimator(BaseEstimator):
             return effective_n_jobs(self.n_jobs)
         return None
 
+    def _network_options(self):
+        """More of the inner MLP's settings (the MLP estimators' dropout)."""
+        return {}
+
     def _keeps_2d_column(self, y):
         return False
 
@@ -285,7 +289,8 @@ class NetworkEstimator(BaseEstimator):
         seed = self._random_seed()
         init_seq, run_seq = np.random.SeedSequence(seed).spawn(2)
         self._model = MLP([n_features, *hidden, n_outputs], hidden_activation, output,
-                          init=getattr(self, "init", None), normalize=self.normalize, seed=init_seq)
+                          init=getattr(self, "init", None), normalize=self.normalize, seed=init_seq,
+                          **self._network_options())
         if self._initial_zero_weights:
             self._model.params[...] = 0
         self._model.normalizer.fit(X, comm=self._comm)

@@ -20,6 +20,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .._names import canonical_activation
+from .._validation import check_dropout
 from ._base import NetworkEstimator, stochastic_solver, takes_comm
 from ._params import (
     CLASS_WEIGHT,
@@ -28,6 +29,7 @@ from ._params import (
     NON_NEGATIVE,
     POSITIVE_INT,
     SOLVER_PARAMETERS,
+    UNIT_OPEN_RIGHT,
 )
 from ._targets import ClassifierTargets, LogProbabilities
 
@@ -39,6 +41,7 @@ MLP_PARAMETERS = {
     "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
     "alpha": [NON_NEGATIVE],
     "init": [StrOptions({"lecun", "he", "glorot"}), None],
+    "dropout": [UNIT_OPEN_RIGHT, "array-like"],
     **SOLVER_PARAMETERS,
     **FASTMLP_PARAMETERS,
 }
@@ -59,7 +62,14 @@ class _BaseMLP(NetworkEstimator):
     """Parameters and behaviour shared by the two MLP estimators."""
 
     def _check_own_params(self):
-        _hidden_sizes(self.hidden_layer_sizes)
+        hidden = _hidden_sizes(self.hidden_layer_sizes)
+        rates = check_dropout(self.dropout, len(hidden))
+        if any(rates) and self.solver == "lbfgs":
+            raise ValueError(f"dropout={self.dropout!r} needs a stochastic solver ('sgd' or "
+                             "'adam'): lbfgs minimizes one fixed objective")
+
+    def _network_options(self):
+        return {"dropout": check_dropout(self.dropout, len(_hidden_sizes(self.hidden_layer_sizes)))}
 
     def _network_plan(self, n_outputs):
         return (_hidden_sizes(self.hidden_layer_sizes), self.activation,
@@ -90,6 +100,9 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
     normalize : None, 'zscore' or 'minmax', fitted on the first fit and kept in the model.
     n_threads : int or None, OpenMP threads used during fit and predict.
     class_weight : dict, 'balanced' or None; multiplies sample weights.
+    dropout : float or one float per hidden layer, in [0, 1) (default 0): inverted
+        dropout of the hidden units while training with 'sgd' or 'adam' (see
+        `fastmlp.MLP`); predictions use every unit.
 
     fit(X, y, sample_weight=None, eval_set=None): with eval_set=(X_val, y_val),
     training stops when the validation accuracy stops improving (tol,
@@ -105,7 +118,8 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 class_weight=None, init=None, normalize=None, n_threads=None) -> None:
+                 class_weight=None, init=None, normalize=None, n_threads=None,
+                 dropout=0.0) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -133,6 +147,7 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
         self.init = init
         self.normalize = normalize
         self.n_threads = n_threads
+        self.dropout = dropout
 
     @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
@@ -175,9 +190,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     A drop-in replacement for sklearn.neural_network.MLPRegressor (squared
     error; multi-output). Beyond scikit-learn: `out_activation` (default
     'identity'; 'relu' for targets that cannot be negative), activations
-    'leaky_relu' and 'softplus', `init`, `normalize`, `n_threads` and
-    `fit(..., eval_set=...)` (early stopping on the validation R^2, best
-    weights kept).
+    'leaky_relu' and 'softplus', `init`, `normalize`, `n_threads`, `dropout`
+    (as in MLPClassifier) and `fit(..., eval_set=...)` (early stopping on the
+    validation R^2, best weights kept).
     """
 
     _is_classifier_estimator = False
@@ -193,7 +208,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 out_activation="identity", init=None, normalize=None, n_threads=None) -> None:
+                 out_activation="identity", init=None, normalize=None, n_threads=None,
+                 dropout=0.0) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -222,6 +238,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.init = init
         self.normalize = normalize
         self.n_threads = n_threads
+        self.dropout = dropout
 
     def _check_own_params(self):
         super()._check_own_params()

@@ -1,6 +1,7 @@
 """The MLP record: its constructor configuration and its two or three arrays.
 
-    config      layer_sizes, activations, loss, slope, init, normalize, seed, dtype
+    config      layer_sizes, activations, loss, slope, init, normalize, seed, dtype,
+                and with dropout: dropout (one rate per hidden layer), dropout_seed
     attributes  none
     arrays      params (the flat W[1], b[1], W[2], ... buffer, of the model's dtype);
                 normalizer_offset, normalizer_scale (float32, one per input),
@@ -14,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from .._validation import check_dropout
 from .errors import ModelFileError
 from .json_fields import get_field, is_int
 from .records import Record
@@ -39,6 +41,9 @@ class MLPCodec:
             "seed": int(model.seed) if isinstance(model.seed, numbers.Integral) else None,
             "dtype": model.dtype.name,
         }
+        if any(model.dropout):  # files of models without dropout stay as they were
+            config["dropout"] = [float(r) for r in model.dropout]
+            config["dropout_seed"] = int(model._dropout_seed)
         arrays = {"params": np.array(model.params, copy=True)}
         if model.normalizer.kind is not None and model.normalizer.offset_ is not None:
             arrays["normalizer_offset"] = model.normalizer.offset_
@@ -89,6 +94,18 @@ class MLPCodec:
                              init=config.get("init"), normalize=normalize, seed=seed, dtype=dtype)
         except (ValueError, TypeError) as error:
             raise ModelFileError(f"{_WHERE}: invalid MLP config: {error}") from None
+        dropout = config.get("dropout")
+        if dropout is not None:
+            dropout_seed = config.get("dropout_seed")
+            if not is_int(dropout_seed) or not 0 <= dropout_seed < 2**63:
+                raise ModelFileError(f"{_WHERE}: dropout_seed must be an integer in [0, 2**63), "
+                                     f"got {dropout_seed!r:.40}")
+            try:
+                model.dropout = check_dropout(dropout, len(sizes) - 2)
+            except (ValueError, TypeError) as error:
+                raise ModelFileError(f"{_WHERE}: invalid dropout: {error}") from None
+            model._dropout_seed = int(dropout_seed)
+            model._apply_dropout()
         model.params[...] = params
         if normalize is not None:
             offset, scale = (_array(record, name, (sizes[0],), "<f4")
