@@ -1,6 +1,11 @@
 """fastmlp.datasets.shard_bounds and iter_row_chunks: memory-mapped row chunks, one shard per rank."""
 
 import gzip
+import math
+import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -80,15 +85,39 @@ def test_shard_bounds_refuses_bad_arguments(args, message):
 @pytest.mark.parametrize("size", [1, 2, 3, 30])
 def test_chunks_concatenate_to_the_shard(kind, chunk_rows, size, npy_file, idx_file):
     path, array = npy_file if kind == "npy" else idx_file
+    longest = math.ceil(len(array) / size)
     for rank in range(size):
         start, stop = shard_bounds(len(array), rank, size)
         chunks = list(iter_row_chunks(path, chunk_rows, rank=rank, size=size))
-        assert all(0 < len(chunk) <= chunk_rows for chunk in chunks)
-        assert all(len(chunk) == chunk_rows for chunk in chunks[:-1])
-        assert len(chunks) == -(-(stop - start) // chunk_rows)
-        if chunks:
-            np.testing.assert_array_equal(np.concatenate(chunks), array[start:stop])
-            assert all(chunk.shape[1:] == array.shape[1:] for chunk in chunks)
+        # as many chunks on every rank, as the longest shard needs
+        assert len(chunks) == math.ceil(longest / chunk_rows)
+        lengths = [len(chunk) for chunk in chunks]
+        assert all(length <= chunk_rows for length in lengths)
+        assert lengths == sorted(lengths, reverse=True) and lengths[0] - lengths[-1] <= 1
+        assert 0 not in lengths or stop - start < len(chunks)
+        assert all(chunk.shape[1:] == array.shape[1:] for chunk in chunks)
+        np.testing.assert_array_equal(np.concatenate(chunks), array[start:stop])
+
+
+@pytest.mark.parametrize(("n_rows", "size"), SHARDINGS)
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 7, 64])
+def test_every_rank_gets_as_many_chunks(tmp_path, n_rows, size, chunk_rows):
+    """So that a loop of collective partial_fit(..., comm=) calls lines up on every rank."""
+    np.save(tmp_path / "rows.npy", np.arange(n_rows))
+    counts = {len(list(iter_row_chunks(tmp_path / "rows.npy", chunk_rows, rank=rank, size=size)))
+              for rank in range(size)}
+    longest = math.ceil(n_rows / size)
+    assert counts == {math.ceil(longest / chunk_rows)}
+
+
+def test_chunks_are_as_even_as_possible(npy_file):
+    path, array = npy_file   # 23 rows
+    assert [len(chunk) for chunk in iter_row_chunks(path, 4)] == [4, 4, 4, 4, 4, 3]
+    assert [len(chunk) for chunk in iter_row_chunks(path, 5)] == [5, 5, 5, 4, 4]
+    assert [len(chunk) for chunk in iter_row_chunks(path, 23)] == [23]
+    # rank 1 of 2 has 11 rows, in as many chunks as rank 0's 12 rows need
+    assert [len(chunk) for chunk in iter_row_chunks(path, 6, rank=1, size=2)] == [6, 5]
+    assert [len(chunk) for chunk in iter_row_chunks(path, 4, rank=1, size=2)] == [4, 4, 3]
 
 
 @pytest.mark.parametrize("kind", ["npy", "idx"])
@@ -187,9 +216,9 @@ def test_partial_fit_over_file_chunks_equals_partial_fit_over_in_memory_chunks(t
 
     in_memory = make()
     start, stop = (0, len(X)) if rank is None else shard_bounds(len(X), rank, size)
-    for first in range(start, stop, 40):
-        last = min(first + 40, stop)
-        in_memory.partial_fit(X[first:last].copy(), y[first:last].copy(), classes=classes)
+    longest = len(X) if rank is None else shard_bounds(len(X), 0, size)[1]
+    for rows in np.array_split(np.arange(start, stop), -(-longest // 40)):
+        in_memory.partial_fit(X[rows], y[rows], classes=classes)
 
     coefs_file = from_file.coefs_ if hasattr(from_file, "coefs_") else [from_file.coef_]
     coefs_memory = in_memory.coefs_ if hasattr(in_memory, "coefs_") else [in_memory.coef_]
@@ -197,6 +226,51 @@ def test_partial_fit_over_file_chunks_equals_partial_fit_over_in_memory_chunks(t
     for a, b in zip(coefs_file, coefs_memory):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(from_file.predict(X), in_memory.predict(X))
+
+
+MPI_PARTIAL_FIT = """
+import sys
+import numpy as np
+from mpi4py import MPI
+import fastmlp
+from fastmlp.datasets import iter_row_chunks
+
+comm, folder = MPI.COMM_WORLD, sys.argv[1]
+clf = fastmlp.MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+calls = 0
+for X_chunk, y_chunk in zip(iter_row_chunks(folder + "/X.npy", 100, comm=comm),
+                            iter_row_chunks(folder + "/train-labels-idx1-ubyte", 100, comm=comm)):
+    clf.partial_fit(X_chunk, y_chunk, classes=[0, 1, 2], comm=comm)
+    calls += 1
+np.savez(f"{folder}/rank{comm.Get_rank()}.npz", calls=calls, t=clf.t_, *clf.coefs_, *clf.intercepts_)
+"""
+
+
+def test_collective_partial_fit_over_each_ranks_chunks(tmp_path):
+    """Shards of 501 and 500 rows: both ranks call partial_fit(comm=) six times and end alike."""
+    pytest.importorskip("mpi4py")
+    mpiexec = shutil.which("mpiexec", path=f"{os.path.dirname(sys.executable)}{os.pathsep}"
+                                           f"{os.environ.get('PATH', '')}")
+    if mpiexec is None:
+        pytest.skip("no mpiexec (pip install 'fastmlp[mpi]')")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1001, 6)).astype(np.float32)
+    np.save(tmp_path / "X.npy", X)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", (X[:, 0] > 0).astype(np.uint8) + (X[:, 1] > 1))
+    (tmp_path / "script.py").write_text(MPI_PARTIAL_FIT)
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    try:
+        run = subprocess.run([mpiexec, "-n", "2", sys.executable, str(tmp_path / "script.py"), str(tmp_path)],
+                             capture_output=True, text=True, env=env, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("mpiexec -n 2 still ran after 120 s: the ranks' partial_fit calls did not line up")
+    assert run.returncode == 0, run.stdout + run.stderr
+    ranks = [dict(np.load(tmp_path / f"rank{rank}.npz")) for rank in range(2)]
+    assert [int(r["calls"]) for r in ranks] == [6, 6]
+    assert [int(r["t"]) for r in ranks] == [1001, 1001]   # every row once, over both ranks
+    assert ranks[0].keys() == ranks[1].keys()
+    for key in ranks[0]:
+        np.testing.assert_array_equal(ranks[0][key], ranks[1][key])
 
 
 # --- iter_row_chunks: bad input ---------------------------------------------------

@@ -241,11 +241,16 @@ def iter_row_chunks(path: PathLike, chunk_rows: int, *, comm: Any = None, rank: 
     Iterator[numpy.ndarray]
         Arrays of up to ``chunk_rows`` rows, each with the rest of the file's
         shape (``(k, 28, 28)`` for MNIST images: ``chunk.reshape(len(chunk), -1)``
-        flattens one without a copy). Each chunk is a read-only view of the
-        memory-mapped file, read from disk as it is used. IDX stores
-        multi-byte numbers big-endian, and their chunks keep a big-endian
-        dtype (``>i2``, ``>f4``, ...): the values are right, and ``astype``
-        converts them.
+        flattens one without a copy). The rows are split into
+        ``ceil(rows / chunk_rows)`` chunks as even as possible, the first ones
+        one row longer. With ranks, every rank gets the same number of chunks,
+        that of the longest shard, so a loop of collective calls such as
+        ``partial_fit(X_chunk, y_chunk, comm=comm)`` lines up on every rank
+        (a shard with fewer rows than that number also yields empty chunks).
+        Each chunk is a read-only view of the memory-mapped file, read from
+        disk as it is used. IDX stores multi-byte numbers big-endian, and
+        their chunks keep a big-endian dtype (``>i2``, ``>f4``, ...): the
+        values are right, and ``astype`` converts them.
 
     Notes
     -----
@@ -262,15 +267,20 @@ def iter_row_chunks(path: PathLike, chunk_rows: int, *, comm: Any = None, rank: 
     if not first <= last <= n_rows:
         raise ValueError(f"{path}: start and stop must satisfy 0 <= start <= stop <= {n_rows} "
                          f"(the file's rows), got start={start!r}, stop={stop!r}")
+    longest = last - first
     if size is not None:
+        # Rank 0's shard is a longest one: every rank counts its chunks from it.
+        longest = shard_bounds(last - first, 0, size)[1]
         shard_start, shard_stop = shard_bounds(last - first, rank, size)
         first, last = first + shard_start, first + shard_stop
-    return _row_chunks(rows, first, last, chunk_rows)
+    return _row_chunks(rows, first, last, -(-longest // chunk_rows))
 
 
-def _row_chunks(rows: np.ndarray, first: int, last: int, chunk_rows: int) -> Iterator[np.ndarray]:
-    for begin in range(first, last, chunk_rows):
-        yield rows[begin:min(begin + chunk_rows, last)]
+def _row_chunks(rows: np.ndarray, first: int, last: int, n_chunks: int) -> Iterator[np.ndarray]:
+    """Rows [first, last) in n_chunks views, split as shard_bounds splits rows among ranks."""
+    for chunk in range(n_chunks):
+        begin, end = shard_bounds(last - first, chunk, n_chunks)
+        yield rows[first + begin:first + end]
 
 
 def _check_integer(value: Any, name: str, *, minimum: int) -> int:
