@@ -4,17 +4,22 @@
 ``load_mnist`` and ``load_fashion_mnist`` return ``Dataset`` tuples of flattened
 uint8 images and int64 labels; ``to_float32`` turns such images into the
 float32 matrices the models train on, normalizing in the same pass.
+``iter_row_chunks`` reads an IDX or .npy file that does not fit in memory as
+memory-mapped row chunks, optionally only one rank's shard (``shard_bounds``).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import numbers
 import os
+import re
 import zlib
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, Union
+from typing import Any, BinaryIO, NamedTuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -182,6 +187,178 @@ def write_idx(path: PathLike, array: npt.ArrayLike, compress: bool | None = None
     with opener(path, "wb") as stream:
         stream.write(header)
         stream.write(payload)
+
+
+# --- Row chunks of files larger than memory --------------------------------------
+
+# File names read as IDX: the .idx suffix and MNIST's own naming
+# (train-images-idx3-ubyte, also written train-images.idx3-ubyte).
+_IDX_NAME = re.compile(r"(\.idx|idx\d+-ubyte)$", re.IGNORECASE)
+_KNOWN_CHUNK_FILES = ("an uncompressed IDX file (a name ending in .idx, or like "
+                      "train-images-idx3-ubyte) or a .npy file")
+
+
+def shard_bounds(n_rows: int, rank: int, size: int) -> tuple[int, int]:
+    """The rows ``[start, stop)`` that rank ``rank`` of ``size`` ranks owns.
+
+    The shards are contiguous and in rank order, and as even as possible: the
+    first ``n_rows % size`` ranks get one row more than the others. Together
+    they cover every row once; a rank gets no row (``start == stop``) when
+    there are fewer rows than ranks.
+    """
+    n_rows = _check_integer(n_rows, "n_rows", minimum=0)
+    size = _check_integer(size, "size", minimum=1)
+    rank = _check_rank(rank, size)
+    base, extra = divmod(n_rows, size)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (1 if rank < extra else 0)
+
+
+def iter_row_chunks(path: PathLike, chunk_rows: int, *, comm: Any = None, rank: int | None = None,
+                    size: int | None = None, start: int | None = None,
+                    stop: int | None = None) -> Iterator[np.ndarray]:
+    """The rows of an IDX or .npy file in chunks, memory-mapped: no chunk is a copy.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An uncompressed IDX file (a name ending in ``.idx``, or named like MNIST's,
+        ``train-images-idx3-ubyte``) or a ``.npy`` file.
+    chunk_rows : int
+        Rows per chunk; the last chunk may have fewer.
+    comm : MPI communicator, optional
+        Anything with ``Get_rank()`` and ``Get_size()``, e.g.
+        ``mpi4py.MPI.COMM_WORLD``: read only this process's shard of the rows
+        (``shard_bounds``).
+    rank, size : int, optional
+        The same without a communicator: read shard ``rank`` of ``size``.
+    start, stop : int, optional
+        Read only rows ``[start, stop)`` of the file (default: all of them);
+        with ranks, the shards divide this range.
+
+    Returns
+    -------
+    Iterator[numpy.ndarray]
+        Arrays of up to ``chunk_rows`` rows, each with the rest of the file's
+        shape (``(k, 28, 28)`` for MNIST images: ``chunk.reshape(len(chunk), -1)``
+        flattens one without a copy). The rows are split into
+        ``ceil(rows / chunk_rows)`` chunks as even as possible, the first ones
+        one row longer. With ranks, every rank gets the same number of chunks,
+        that of the longest shard, so a loop of collective calls such as
+        ``partial_fit(X_chunk, y_chunk, comm=comm)`` lines up on every rank
+        (a shard with fewer rows than that number also yields empty chunks).
+        Each chunk is a read-only view of the memory-mapped file, read from
+        disk as it is used. IDX stores multi-byte numbers big-endian, and
+        their chunks keep a big-endian dtype (``>i2``, ``>f4``, ...): the
+        values are right, and ``astype`` converts them.
+
+    Notes
+    -----
+    The arguments and the file are checked when this is called, before the
+    first chunk. A gzip-compressed file cannot be memory-mapped: decompress
+    it first, or read it whole with `read_idx`.
+    """
+    chunk_rows = _check_integer(chunk_rows, "chunk_rows", minimum=1)
+    rank, size = _rank_and_size(comm, rank, size)
+    rows = _map_rows(Path(path))
+    n_rows = rows.shape[0]
+    first = 0 if start is None else _check_integer(start, "start", minimum=0)
+    last = n_rows if stop is None else _check_integer(stop, "stop", minimum=0)
+    if not first <= last <= n_rows:
+        raise ValueError(f"{path}: start and stop must satisfy 0 <= start <= stop <= {n_rows} "
+                         f"(the file's rows), got start={start!r}, stop={stop!r}")
+    longest = last - first
+    if size is not None:
+        # Rank 0's shard is a longest one: every rank counts its chunks from it.
+        longest = shard_bounds(last - first, 0, size)[1]
+        shard_start, shard_stop = shard_bounds(last - first, rank, size)
+        first, last = first + shard_start, first + shard_stop
+    return _row_chunks(rows, first, last, -(-longest // chunk_rows))
+
+
+def _row_chunks(rows: np.ndarray, first: int, last: int, n_chunks: int) -> Iterator[np.ndarray]:
+    """Rows [first, last) in n_chunks views, split as shard_bounds splits rows among ranks."""
+    for chunk in range(n_chunks):
+        begin, end = shard_bounds(last - first, chunk, n_chunks)
+        yield rows[first + begin:first + end]
+
+
+def _check_integer(value: Any, name: str, *, minimum: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_rank(rank: Any, size: int) -> int:
+    if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, numbers.Integral) \
+            or not 0 <= rank < size:
+        raise ValueError(f"rank must be an integer in [0, {size}) for size={size}, got {rank!r}")
+    return int(rank)
+
+
+def _rank_and_size(comm: Any, rank: Any, size: Any) -> tuple:
+    """(rank, size) from a communicator or given directly; (None, None) for all rows."""
+    if comm is not None:
+        if rank is not None or size is not None:
+            raise ValueError(f"pass comm, or rank and size, not both: got comm and rank={rank!r}, "
+                             f"size={size!r}")
+        if not (callable(getattr(comm, "Get_rank", None)) and callable(getattr(comm, "Get_size", None))):
+            raise TypeError("comm must be an MPI communicator with Get_rank() and Get_size() "
+                            f"(e.g. mpi4py.MPI.COMM_WORLD), got {type(comm).__name__}")
+        rank, size = comm.Get_rank(), comm.Get_size()
+    elif rank is None and size is None:
+        return None, None
+    elif rank is None or size is None:
+        raise ValueError(f"rank and size go together: got rank={rank!r}, size={size!r}")
+    size = _check_integer(size, "size", minimum=1)
+    return _check_rank(rank, size), size
+
+
+def _map_rows(path: Path) -> np.ndarray:
+    """The file's array, memory-mapped read-only, with at least one axis."""
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise FileNotFoundError(f"{path} {what}: expected {_KNOWN_CHUNK_FILES}")
+    name = path.name
+    if name.lower().endswith(".gz"):
+        raise ValueError(f"{path}: a gzip-compressed file cannot be memory-mapped: decompress it "
+                         "first (gunzip -k), or read it whole with read_idx")
+    if name.lower().endswith(".npy"):
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as error:
+            raise ValueError(f"{path}: cannot memory-map this .npy file ({error})") from None
+    elif _IDX_NAME.search(name):
+        array = _map_idx(path)
+    else:
+        raise ValueError(f"{path}: unknown file type (suffix {path.suffix!r}): expected "
+                         f"{_KNOWN_CHUNK_FILES}")
+    if array.ndim == 0:
+        raise ValueError(f"{path}: expected an array with at least one axis of rows, got a 0-d array")
+    return array
+
+
+def _map_idx(path: Path) -> np.ndarray:
+    with open(path, "rb") as raw:
+        if raw.read(2) == _GZIP_MAGIC:
+            raise ValueError(f"{path}: the file is gzip-compressed (its content says so), and a "
+                             "compressed file cannot be memory-mapped: decompress it first "
+                             "(gunzip), or read it whole with read_idx")
+        raw.seek(0)
+        dtype, shape = _read_idx_header(raw, path)
+        total_bytes = os.fstat(raw.fileno()).st_size
+    header_bytes = 4 + 4 * len(shape)
+    payload_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if total_bytes - header_bytes < payload_bytes:
+        raise ValueError(_truncation_message(path, dtype, shape, payload_bytes, total_bytes - header_bytes))
+    if total_bytes - header_bytes > payload_bytes:
+        raise ValueError(
+            f"{path}: {total_bytes - header_bytes - payload_bytes} unexpected trailing byte(s) after "
+            f"the payload; header declares shape {shape} of {dtype.name} = {payload_bytes} payload bytes")
+    stored = dtype.newbyteorder(">")
+    if payload_bytes == 0:  # nothing to map (mmap refuses a zero length)
+        return np.empty(shape, dtype=stored)
+    return np.memmap(path, dtype=stored, mode="r", offset=header_bytes, shape=shape)
 
 
 # --- MNIST-format datasets ------------------------------------------------------
