@@ -7,6 +7,29 @@ from . import _idx
 KINDS = (None, "zscore", "minmax")
 
 
+# Rows per block of the statistics' passes: the float64 temporaries stay a
+# few MB however large X is (a memory-mapped X is read, never copied whole).
+_BLOCK_ROWS = 16384
+
+
+def _mean_and_deviation(X, comm=None):
+    """Per-feature mean and standard deviation in float64, in two passes over row
+    blocks; with comm, over every rank's rows."""
+    def total(values):
+        return values if comm is None else comm.sum(values)
+
+    blocks = [X[start:start + _BLOCK_ROWS] for start in range(0, X.shape[0], _BLOCK_ROWS)]
+    n = total(np.array([float(X.shape[0])]))[0]
+    sums = np.zeros(X.shape[1])
+    for block in blocks:
+        sums += np.sum(block, axis=0, dtype=np.float64)
+    mean = total(sums) / n
+    squares = np.zeros(X.shape[1])
+    for block in blocks:
+        squares += np.sum(np.square(block - mean), axis=0)
+    return mean, np.sqrt(total(squares) / n)
+
+
 class Normalizer:
     """Per-feature affine map x -> (x - offset) * scale.
 
@@ -32,11 +55,10 @@ class Normalizer:
         the extremes exactly."""
         if self.kind is None:
             return self
-        if comm is not None:
-            offset, spread = self._statistics_over_ranks(X, comm)
-        elif self.kind == "zscore":
-            offset = np.mean(X, axis=0, dtype=np.float64)
-            spread = np.std(X, axis=0, dtype=np.float64)
+        if self.kind == "zscore":
+            offset, spread = _mean_and_deviation(X, comm)
+        elif comm is not None:
+            offset, spread = self._extremes_over_ranks(X, comm)
         else:
             offset = np.min(X, axis=0).astype(np.float64)
             spread = np.max(X, axis=0).astype(np.float64) - offset
@@ -45,12 +67,8 @@ class Normalizer:
         self.scale_ = (1.0 / spread).astype(np.float32)
         return self
 
-    def _statistics_over_ranks(self, X, comm):
-        if self.kind == "zscore":
-            n = comm.sum(X.shape[0])[0]
-            mean = comm.sum(np.sum(X, axis=0, dtype=np.float64)) / n
-            squares = comm.sum(np.sum(np.square(X - mean), axis=0, dtype=np.float64))
-            return mean, np.sqrt(squares / n)
+    @staticmethod
+    def _extremes_over_ranks(X, comm):
         empty = X.shape[0] == 0
         low = np.full(X.shape[1], np.inf) if empty else np.min(X, axis=0).astype(np.float64)
         high = np.full(X.shape[1], -np.inf) if empty else np.max(X, axis=0).astype(np.float64)

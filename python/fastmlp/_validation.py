@@ -121,7 +121,7 @@ def check_finite(X, name):
 
 def _check_float32_range(X, name):
     if X.dtype == np.float64 and X.size:
-        largest = float(np.max(np.abs(X)))
+        largest = max(float(np.max(X)), -float(np.min(X)))  # no |X| copy of a large X
         if largest > FLOAT32_MAX:
             raise ValueError(
                 f"{name} holds a value of magnitude {largest:.3g}, beyond the float32 "

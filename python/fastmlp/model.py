@@ -549,17 +549,30 @@ class MLP:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_net"] = np.array(self._net.params, copy=True)
+        # The optimizer's state too, as scikit-learn's MLPs keep theirs, so a
+        # partial_fit after a round trip (Dask moves models between processes)
+        # goes on exactly; buffers that are all zero (plain SGD) are left out.
+        moments = [np.array(self._net.optimizer_state(k), copy=True) for k in (0, 1)]
+        state["_optimizer_state"] = (int(self._net.step_count),
+                                     *(m if np.any(m) else None for m in moments))
         # Which rank fitted this replica matters to `save` in that run only.
         state.pop("_fit_rank", None)
         return state
 
     def __setstate__(self, state):
         params = state.pop("_net")
+        optimizer = state.pop("_optimizer_state", None)  # absent in older pickles
         state.pop("_train_lock", None)  # held by models pickled before 0.2
         self.__dict__.update(state)
         self._net = _NETWORK_CLASSES[self.dtype](self.layer_sizes, self.activations,
                                                  self.loss_name, self.slope)
         self._net.params[...] = params
+        if optimizer is not None:
+            step_count, *moments = optimizer
+            self._net.step_count = step_count
+            for k, moment in enumerate(moments):
+                if moment is not None:
+                    self._net.optimizer_state(k)[...] = moment
         if "dropout" not in state:  # pickled before dropout existed
             self.dropout = (0.0,) * (self.n_layers - 1)
             self._dropout_seed = 0
