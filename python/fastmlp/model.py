@@ -39,6 +39,7 @@ from ._validation import (
     check_positive_int,
     check_sample_weight,
     check_targets,
+    plain_rows,
 )
 from .callbacks import BackupAndRestore, Callback, History
 from .distributed import agreed, communicator, fitting
@@ -204,8 +205,10 @@ class MLP:
 
     # ------------------------------------------------------------ data
     def _features(self, X):
-        X = check_features(X, n_features=self.n_inputs, keep_uint8=True)
-        return self.normalizer.transform(X, self.dtype)
+        plain = plain_rows(X, self.n_inputs)   # the fast path: nothing to convert or refuse
+        if plain is None:
+            plain = check_features(X, n_features=self.n_inputs, keep_uint8=True)
+        return self.normalizer.transform(plain, self.dtype)
 
     def _targets(self, y, n_rows):
         """Targets as an (n_rows, n_outputs) array of the model's dtype."""

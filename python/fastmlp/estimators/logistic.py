@@ -21,7 +21,6 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from ._base import NetworkEstimator, stochastic_solver, takes_comm
 from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, SOLVER_PARAMETERS
@@ -210,7 +209,7 @@ class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, N
         return self._partial_fit_incremental(X, y, sample_weight, classes, comm=comm)
 
     def _checked(self, X):
-        check_is_fitted(self)
+        self._check_fitted()
         return self._validate_X(X)
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:

@@ -17,7 +17,6 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from .._names import canonical_activation
 from .._validation import check_dropout
@@ -81,7 +80,7 @@ class _BaseMLP(NetworkEstimator):
         return float(self.alpha) * n_rows / weight_sum
 
     def _check_fitted_predict_input(self, X):
-        check_is_fitted(self)
+        self._check_fitted()
         return self._validate_X(X)
 
 

@@ -24,7 +24,6 @@ from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import _check_partial_fit_first_call
-from sklearn.utils.validation import check_is_fitted
 
 from .._engine import BestWeights, EpochHooks, Plateau, run_epochs
 from .._exclusive import exclusive
@@ -237,7 +236,7 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
     # ------------------------------------------------------------ prediction
     def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
         """x W + b: shape (n,) for two classes, (n, n_classes) otherwise."""
-        check_is_fitted(self)
+        self._check_fitted()
         z = self._output_logits(self._validate_X(X)).astype(np.float64)
         return z.ravel() if self.n_outputs_ == 1 else z
 

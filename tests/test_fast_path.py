@@ -1,0 +1,98 @@
+"""Prediction's fast path: C-contiguous float32 / float64 ndarrays skip the
+general checks (`_validation.plain_rows`); everything else takes them.
+
+Both paths must give the same answers and the same errors: every bad input
+is tried as a C-contiguous array (the fast path's own checks send it to the
+general path) and as a list or a Fortran-ordered array (the general path
+from the start).
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+import fastmlp
+
+
+def data(n=60, features=5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, features))
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1).astype(int)
+
+
+def fitted_models():
+    X, y = data()
+    return {
+        "MLP": fastmlp.MLP([5, 8, 3], seed=0).fit(X, y, epochs=2),
+        "MLPClassifier": fastmlp.MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y),
+        "MLPRegressor": fastmlp.MLPRegressor(hidden_layer_sizes=(8,), max_iter=3,
+                                             random_state=0).fit(X, X[:, 0]),
+        "LogisticRegression": fastmlp.LogisticRegression(max_iter=20).fit(X, y),
+        "Perceptron": fastmlp.Perceptron(max_iter=3).fit(X, y),
+    }
+
+
+@pytest.fixture(scope="module")
+def models():
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fitted_models()
+
+
+def predictions(model, X):
+    out = {"predict": model.predict(X)}
+    if hasattr(model, "predict_proba"):
+        out["predict_proba"] = model.predict_proba(X)
+    return out
+
+
+@pytest.mark.parametrize("name", ["MLP", "MLPClassifier", "MLPRegressor", "LogisticRegression",
+                                  "Perceptron"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [1, 7])
+def test_the_fast_path_gives_what_the_general_path_gives(models, name, dtype, rows):
+    X = np.ascontiguousarray(data(seed=1)[0][:rows], dtype=dtype)
+    fast = predictions(models[name], X)
+    for general in (np.asfortranarray(X), X.tolist()):
+        slow = predictions(models[name], general)
+        for key in fast:
+            np.testing.assert_array_equal(fast[key], slow[key])
+            if not isinstance(general, list):  # a list is float64 data, and a regressor says so
+                assert fast[key].dtype == slow[key].dtype
+
+
+def bad_inputs():
+    row = data(seed=2)[0][:2]
+    nan, inf, huge = row.copy(), row.copy(), row.copy()
+    nan[1, 3] = np.nan
+    inf[0, 0] = -np.inf
+    huge[0, 2] = 1e39   # finite in float64, beyond float32
+    return {"NaN": nan, "infinity": inf, "beyond float32": huge,
+            "4 features": row[:, :4], "6 features": np.hstack([row, row[:, :1]]),
+            "no rows": row[:0]}
+
+
+@pytest.mark.parametrize("name", ["MLP", "MLPClassifier", "MLPRegressor", "LogisticRegression",
+                                  "Perceptron"])
+@pytest.mark.parametrize("case", list(bad_inputs()))
+def test_bad_input_gets_the_same_error_on_both_paths(models, name, case):
+    X = bad_inputs()[case]
+    model = models[name]
+    errors = []
+    for variant in (np.ascontiguousarray(X), np.asfortranarray(X), X.tolist()):
+        if case == "no rows" and isinstance(variant, list):
+            variant = np.empty((0, 5), order="F")  # a list of no rows has no columns
+        # (float64 beyond float32's range: the estimators' conversion warns of the overflow)
+        with pytest.raises((ValueError, TypeError, RuntimeWarning)) as caught:
+            model.predict(variant)
+        errors.append((type(caught.value), str(caught.value)))
+    assert errors[0] == errors[1], errors
+    if case not in ("no rows",):
+        assert errors[0] == errors[2], errors
+    if name == "MLP" and case == "beyond float32":
+        assert re.search("beyond the float32 range", errors[0][1]), errors[0]
