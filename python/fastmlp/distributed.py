@@ -14,10 +14,15 @@ never links MPI). What a distributed fit does, whichever model runs it:
   rank 0 then a broadcast, so every rank gets the same bits and the replicas
   stay identical (MPI does not promise that of an allreduce).
 - Ranks agree on the number of steps per epoch; a rank out of rows adds zeros.
-- A rank that fails tells the others: every wait here polls for such a
-  notice, so all ranks raise within milliseconds instead of waiting forever.
-  After such a failure the communicator cannot be used again; the process
-  ends with MPI_Abort at exit, so no rank waits in MPI_Finalize.
+- Arguments and input rows are checked on every rank, then agreed on: if
+  any rank's are bad, every rank raises (`agreed`), and the communicator
+  stays usable.
+- A rank that fails later tells the others: every wait here polls for such
+  a notice, so all ranks raise within milliseconds instead of waiting
+  forever. After such a failure the communicator cannot be used again; the
+  process ends with MPI_Abort at exit, so no rank waits in MPI_Finalize.
+- Ctrl-C on any rank is recorded, not raised, and sent with the next sums,
+  so every rank stops at the same step (`Communicator.catching_interrupts`).
 
 `Communicator` is the only place that talks to MPI.
 """
