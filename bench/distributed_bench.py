@@ -695,9 +695,9 @@ def render_setups(by_setup):
             "more is mapped from the operating system and unmapped again when freed, so every reduce faults "
             "in fresh pages, until the process frees a larger block and glibc raises those limits;",
             "- one core: warm, with both ranks pinned to the same CPU, as on a machine with more busy "
-            "processes than cores. `step_sum` polls the requests from Python without giving up the CPU (for "
-            "its first 10 ms), so the rank that waits keeps the core from the rank it waits for until the "
-            "scheduler preempts it; MPICH's own `Wait` yields.", "",
+            "processes than cores. `step_sum` polls the requests from Python flat out for 50 us, then yields "
+            "the core between polls, so a rank that waits lets the rank it waits for run; MPICH's own "
+            "`Wait` yields.", "",
             common.markdown_table(headers, rows), ""]
 
 

@@ -48,9 +48,13 @@ from .errors import DistributedError
 _FAILURE_TAG = 7331
 # How long a rank that failed lets the others print their errors before it aborts.
 _ABORT_GRACE_SECONDS = 2.0
-# A wait polls flat out this long, then sleeps between polls (a long wait is
-# a slow peer, not a step).
-_BUSY_POLL_SECONDS = 0.01
+# A wait polls flat out for _SPIN_SECONDS (each poll drives MPICH's
+# progress, so a sum between ranks on cores of their own finishes soonest),
+# then yields the core between polls (ranks may share cores: the partner may
+# need this one), and after _YIELD_SECONDS sleeps between polls (a long wait
+# is a slow peer, not a step).
+_SPIN_SECONDS = 0.00005
+_YIELD_SECONDS = 0.01
 _POLL_SLEEP_SECONDS = 0.0005
 
 
@@ -95,6 +99,13 @@ class Communicator:
         self._control = comm.Dup()
         local = comm.Split_type(MPI.COMM_TYPE_SHARED)
         self.local_size = local.Get_size()
+        # The CPUs each rank may run on: the same set on every rank of this
+        # machine (mpiexec's default) is shared among them; a set of its own
+        # (Slurm's --cpus-per-task, mpiexec -bind-to) is this rank's alone.
+        mine = sorted(_usable_cpus())
+        masks = local.allgather(mine)
+        self._cpus = (max(1, len(mine) // self.local_size) if all(m == mine for m in masks)
+                      else len(mine))
         local.Free()
         self.broken = False
         self.closed = False
@@ -121,8 +132,11 @@ class Communicator:
             polls += 1
             if polls % 32 == 0:
                 self._check_peers()
-                if time.perf_counter() - started > _BUSY_POLL_SECONDS:
-                    time.sleep(_POLL_SLEEP_SECONDS)
+            waited = time.perf_counter() - started
+            if waited > _YIELD_SECONDS:
+                time.sleep(_POLL_SLEEP_SECONDS)
+            elif waited > _SPIN_SECONDS:
+                _yield_core()
 
     def _check_peers(self) -> None:
         status = self._MPI.Status()
@@ -286,12 +300,24 @@ class Communicator:
         return np.clip(rows[None, :] - starts, 0, batch_size).sum(axis=1).astype(np.int64)
 
     def default_threads(self) -> int | None:
-        """OpenMP threads per rank: the cores shared among this machine's ranks
-        (None when OMP_NUM_THREADS decides)."""
+        """OpenMP threads per rank: this rank's share of the machine's CPUs (None
+        when OMP_NUM_THREADS decides)."""
         if os.environ.get("OMP_NUM_THREADS"):
             return None
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        return max(1, (cores or 1) // self.local_size)
+        return self._cpus
+
+
+def _usable_cpus() -> set[int]:
+    if hasattr(os, "sched_getaffinity"):
+        return os.sched_getaffinity(0)
+    return set(range(os.cpu_count() or 1))
+
+
+def _yield_core() -> None:
+    if hasattr(os, "sched_yield"):
+        os.sched_yield()
+    else:  # pragma: no cover - not on Linux or macOS
+        time.sleep(0)
 
 
 def _describe(error: BaseException) -> str:
