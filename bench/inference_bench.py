@@ -18,6 +18,7 @@ Writes bench/results/inference.md and .json (inference_quick.* with --quick).
 """
 
 import argparse
+import sys
 import warnings
 
 import numpy as np
@@ -127,8 +128,9 @@ def main():
                          f"{many * 1e3:.2f}", f"{FLOPS_PER_ROW * 10000 / many / 1e9:.0f}"])
     table = markdown_table(["contender", "1 row: us/call (median)", "PyTorch's time / this",
                             "10,000 rows: ms", "10,000 rows: GFLOP/s"], rows_out)
+    command = " ".join(["python", "bench/inference_bench.py", *sys.argv[1:]])
     text = (f"# Prediction latency ({'quick' if args.quick else 'full'} run)\n\n"
-            f"`python bench/inference_bench.py{' --quick' if args.quick else ''}`: "
+            f"`{command}`: "
             f"{SIZES} ReLU/softmax, float32 input, {args.threads} thread(s), {rounds} rounds, "
             f"{cpu_model()}.\n\n{table}\n")
     print(text)
