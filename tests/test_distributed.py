@@ -204,9 +204,10 @@ def test_ctrl_c_on_one_rank_stops_every_rank_at_the_same_step(tmp_path):
     assert int(results[0]["epochs"]) >= 1
 
 
-def test_only_rank_zero_writes_a_model_file(tmp_path):
+def test_only_rank_zero_writes_a_model_file_and_warns(tmp_path):
     _, _, results = run(2, "save_on_rank_zero", tmp_path)
     assert int(results[0]["wrote"]) == 1 and int(results[1]["wrote"]) == 0
+    assert int(results[0]["warned"]) == 1 and int(results[1]["warned"]) == 0
     assert not (tmp_path / "model-from-rank1.fastmlp").exists()
     loaded = fastmlp.load(tmp_path / "model-from-rank0.fastmlp")
     assert loaded.classes_.tolist() == [0, 1, 2]

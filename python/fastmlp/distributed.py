@@ -37,6 +37,7 @@ import signal
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -351,7 +352,8 @@ def _abort_at_exit(MPI: Any, grace: bool) -> None:
 def fitting(comm: Communicator | None, n_threads: int | None = None) -> Iterator[None]:
     """The frame of one fit on `comm` (nothing without it): a failure here is
     told to every rank, each rank runs `n_threads` OpenMP threads (by default
-    the machine's cores shared among its ranks), the duplicates are freed."""
+    the machine's cores shared among its ranks), only rank 0 warns (the others
+    would repeat its warnings), the duplicates are freed."""
     if comm is None:
         yield
         return
@@ -359,7 +361,10 @@ def fitting(comm: Communicator | None, n_threads: int | None = None) -> Iterator
 
     threads = n_threads if n_threads is not None else comm.default_threads()
     try:
-        with comm.guard(), comm.catching_interrupts(), native_threads(threads):
+        with comm.guard(), comm.catching_interrupts(), native_threads(threads), \
+                warnings.catch_warnings():
+            if not comm.is_root:
+                warnings.simplefilter("ignore")
             yield
     finally:
         comm.close()   # after an agreed error too; not once a failure broke it

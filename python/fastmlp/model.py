@@ -317,13 +317,19 @@ class MLP:
         return zs[-1]
 
     def loss_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: NDArray[Any] | None = None,
-                      l2: float = 0.0, *, divisor: int = 0) -> float:
+                      l2: float = 0.0, *, divisor: int = 0, comm: Any = None) -> float:
         """Mean loss (and penalty) on prepared rows and encoded targets.
 
         divisor > 0 divides the sum by it instead of the row count (a rank's
-        share of a loss over all ranks' rows).
+        share of a loss over all ranks' rows). With comm (a
+        `fastmlp.distributed.Communicator`), the loss over every rank's rows:
+        each rank's sum divided by all rows, the penalty counted once.
         """
-        return float(self._net.loss(Xn, Y, w, l2, **_divided_by(divisor)))
+        if comm is None:
+            return float(self._net.loss(Xn, Y, w, l2, **_divided_by(divisor)))
+        rows = int(comm.sum(Xn.shape[0])[0])
+        share = self._net.loss(Xn, Y, w, l2 if comm.is_root else 0.0, divisor=rows)
+        return float(comm.sum(share)[0])
 
     def gradients_prepared(self, Xn: NDArray[Any], Y: NDArray[Any],
                            w: NDArray[Any] | None = None,
@@ -675,7 +681,7 @@ class _FitHooks(EpochHooks):
             metrics["train_score"] = self._score(self.data.X, self.y_train)
         if self.validation is not None:
             X_val, y_val, Y_val = self.validation
-            metrics["val_loss"] = self._loss(X_val, Y_val, l2)
+            metrics["val_loss"] = model.loss_prepared(X_val, Y_val, None, l2, comm=self.comm)
             metrics["val_score"] = self._score(X_val, y_val)
         if self.gradient_sample is not None:
             metrics["grad_norms"] = model._layer_gradient_norms(*self.gradient_sample, l2)
@@ -710,14 +716,6 @@ class _FitHooks(EpochHooks):
         out = comm.concatenate(model.output_prepared(Xn))
         return model._score_output(out, comm.concatenate(np.asarray(y)))
 
-    def _loss(self, Xn, Y, l2):
-        model, comm = self.model, self.comm
-        if comm is None:
-            return model.loss_prepared(Xn, Y, None, l2)
-        rows = int(comm.sum(Xn.shape[0])[0])
-        share = model.loss_prepared(Xn, Y, None, l2 if comm.is_root else 0.0, divisor=rows)
-        return float(comm.sum(share)[0])
-
 
 def _divided_by(divisor):
     """The native loss's divisor argument: given only when it replaces the row count."""
@@ -742,7 +740,7 @@ def _check_distributed_options(callbacks, track_gradients):
     """What a distributed MLP.fit cannot do yet, refused before any rank starts."""
     if track_gradients:
         raise ValueError("track_gradients=True is not available with comm=; "
-                         "use fastmlp.layer_gradient_norms on rank 0 after the fit")
+                         "use fastmlp.diagnostics.layer_gradient_norms on rank 0 after the fit")
     for callback in callbacks:
         if isinstance(callback, BackupAndRestore):
             raise ValueError("BackupAndRestore is not available with comm=: its backup would "

@@ -15,7 +15,6 @@ by 5, `batch_size='auto'` = min(200, n), `t_` counting samples seen.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import warnings
 from typing import Any, Callable
@@ -120,21 +119,11 @@ class NetworkEstimator(BaseEstimator):
         with exclusive(self, "partial_fit" if incremental else "fit"):
             self._comm = comm
             try:
-                with fitting(comm, self._thread_count()), self._warnings_on_rank_zero():
+                with fitting(comm, self._thread_count()):
                     return self._fit_held(X, y, sample_weight, incremental=incremental,
                                           eval_set=eval_set)
             finally:
                 del self._comm
-
-    @contextlib.contextmanager
-    def _warnings_on_rank_zero(self):
-        """The other ranks of a distributed fit would repeat rank 0's warnings."""
-        if self._comm is None or self._comm.is_root:
-            yield
-            return
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
 
     @property
     def _chatty(self):
@@ -639,7 +628,7 @@ class NetworkEstimator(BaseEstimator):
         self._uses_validation_now = True
         out = self._model.output_prepared(Xn_val)
         score = self._validation_score(out, y_val, sw_val)
-        val_loss = self._validation_loss(Xn_val, Y_val, w_val)
+        val_loss = self._model.loss_prepared(Xn_val, Y_val, w_val, 0.0, comm=self._comm)
         if self.validation_scores_ is None:
             self.validation_scores_ = []
         if getattr(self, "validation_loss_curve_", None) is None:
@@ -665,15 +654,6 @@ class NetworkEstimator(BaseEstimator):
             weights = np.concatenate([np.ones(len(y)) if sw is None else sw for _, y, sw in parts])
         return self._score_output(np.concatenate([o for o, _, _ in parts]),
                                   np.concatenate([y for _, y, _ in parts]), weights)
-
-    def _validation_loss(self, Xn_val, Y_val, w_val):
-        """The validation loss (over every rank's rows, in a distributed fit)."""
-        comm = self._comm
-        if comm is None:
-            return self._model.loss_prepared(Xn_val, Y_val, w_val, 0.0)
-        rows = int(comm.sum(Xn_val.shape[0])[0])
-        share = self._model.loss_prepared(Xn_val, Y_val, w_val, 0.0, divisor=rows)
-        return float(comm.sum(share)[0])
 
     def _prepare_eval_set(self, eval_set):
         """(X_val, y_val[, sample_weight_val]) validated against the training features."""
