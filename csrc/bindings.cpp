@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <new>
@@ -235,10 +236,84 @@ class SignalWatch {
   std::optional<py::error_already_set> error_;
 };
 
+// A network's input rows, checked: a C-contiguous [N, I] array of its
+// dtype, or a CSR matrix (scipy's csr_matrix / csr_array; fastmlp passes
+// int64 indices, columns sorted within each row).
+template <typename T>
+struct CheckedRows {
+  py::array_t<T> dense, data;
+  py::array_t<int64_t> indptr, indices;
+  bool sparse = false;
+  int64_t rows = 0;
+  InputRows<T> view() const {
+    if (!sparse) return InputRows<T>(dense.data());
+    return InputRows<T>(CsrRows<T>{indptr.data(), indices.data(), data.data()});
+  }
+};
+
+py::array_t<int64_t> require_index_array(const py::object& a, const char* name, int64_t length) {
+  if (!py::isinstance<py::array_t<int64_t>>(a) || py::array(a).dtype().kind() != 'i')
+    throw py::type_error(std::string(name) + " must be an int64 array, got " +
+                         py::str(py::getattr(a, "dtype", py::type::of(a))).cast<std::string>());
+  auto array = py::reinterpret_borrow<py::array_t<int64_t>>(a);
+  if (array.ndim() != 1 || !(array.flags() & py::array::c_style))
+    throw py::value_error(std::string(name) + " must be a C-contiguous 1-D array");
+  if (length >= 0 && array.shape(0) != length)
+    throw py::value_error(std::string(name) + " must have " + std::to_string(length) +
+                          " entries, got " + std::to_string(array.shape(0)));
+  return array;
+}
+
+template <typename T>
+CheckedRows<T> check_rows(const Network<T>& net, const py::object& X_in) {
+  CheckedRows<T> X;
+  const int64_t I = net.fan_in(0);
+  if (py::isinstance<py::array>(X_in)) {
+    X.dense = require_array<T>(X_in, "X", 2, -1, I);
+    X.rows = X.dense.shape(0);
+    return X;
+  }
+  if (!py::hasattr(X_in, "indptr") || !py::hasattr(X_in, "format") ||
+      py::str(X_in.attr("format")).cast<std::string>() != "csr")
+    throw py::type_error("X must be a " + std::string(dtype_name<T>()) +
+                         " array or a CSR matrix, got " +
+                         py::str(py::type::of(X_in)).cast<std::string>());
+  const auto shape = X_in.attr("shape").cast<std::pair<int64_t, int64_t>>();
+  if (shape.second != I)
+    throw py::value_error("X must have " + std::to_string(I) + " columns, got shape (" +
+                          std::to_string(shape.first) + ", " + std::to_string(shape.second) +
+                          ")");
+  X.sparse = true;
+  X.rows = shape.first;
+  X.indptr = require_index_array(X_in.attr("indptr"), "X.indptr", X.rows + 1);
+  X.indices = require_index_array(X_in.attr("indices"), "X.indices", -1);
+  const int64_t nnz = X.indices.shape(0);
+  X.data = require_array<T>(X_in.attr("data"), "X.data", 1, nnz, -1);
+  // The kernels trust every pointer and index: one pass here keeps a
+  // malformed matrix from reading out of bounds.
+  const int64_t* ptr = X.indptr.data();
+  if (ptr[0] != 0 || ptr[X.rows] != nnz)
+    throw py::value_error("X.indptr must run from 0 to the " + std::to_string(nnz) +
+                          " stored values, got " + std::to_string(ptr[0]) + " to " +
+                          std::to_string(ptr[X.rows]));
+  for (int64_t r = 0; r < X.rows; ++r)
+    if (ptr[r + 1] < ptr[r])
+      throw py::value_error("X.indptr must not decrease, got " + std::to_string(ptr[r]) +
+                            " then " + std::to_string(ptr[r + 1]) + " at row " +
+                            std::to_string(r));
+  const int64_t* col = X.indices.data();
+  for (int64_t k = 0; k < nnz; ++k)
+    if (col[k] < 0 || col[k] >= I)
+      throw py::value_error("X.indices holds column " + std::to_string(col[k]) +
+                            ", outside [0, " + std::to_string(I) + ")");
+  return X;
+}
+
 // X, Y (and optional row weights) checked against a network's shapes.
 template <typename T>
 struct CheckedBatch {
-  py::array_t<T> X, Y;
+  CheckedRows<T> X;
+  py::array_t<T> Y;
   std::optional<py::array_t<T>> weights;
   int64_t rows = 0;
   const T* w() const { return weights ? weights->data() : nullptr; }
@@ -246,11 +321,11 @@ struct CheckedBatch {
 
 // `what` names the caller for the empty-batch error; nullptr allows 0 rows.
 template <typename T>
-CheckedBatch<T> check_batch(const Network<T>& net, const py::array& X_in, const py::array& Y_in,
+CheckedBatch<T> check_batch(const Network<T>& net, const py::object& X_in, const py::array& Y_in,
                             const std::optional<py::array>& w_in, const char* what) {
   CheckedBatch<T> batch;
-  batch.X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));
-  batch.rows = batch.X.shape(0);
+  batch.X = check_rows<T>(net, X_in);
+  batch.rows = batch.X.rows;
   if (what != nullptr && batch.rows == 0)
     throw py::value_error(std::string(what) + " at least one row, got 0");
   batch.Y = require_array<T>(Y_in, "Y", 2, batch.rows, net.fan_out(net.num_layers() - 1));
@@ -310,6 +385,38 @@ class StepReducer {
   bool stop_requested_ = false;
   std::optional<py::error_already_set> error_;
 };
+
+// The first layer's sparse products for the tests: (X W, X^T delta) with X
+// a CSR matrix (int64 indices) and W, delta C-contiguous arrays of X's dtype.
+template <typename T>
+py::tuple sparse_products(const py::object& X, const py::array& W_in, const py::array& delta_in,
+                          bool reference) {
+  const auto shape = X.attr("shape").cast<std::pair<int64_t, int64_t>>();
+  const int64_t N = shape.first, I = shape.second;
+  auto indptr = require_index_array(X.attr("indptr"), "X.indptr", N + 1);
+  auto indices = require_index_array(X.attr("indices"), "X.indices", -1);
+  auto data = require_array<T>(X.attr("data"), "X.data", 1, indices.shape(0), -1);
+  auto W = require_array<T>(W_in, "W", 2, I, -1);
+  auto delta = require_array<T>(delta_in, "delta", 2, N, -1);
+  const int64_t O = W.shape(1);
+  if (delta.shape(1) != O) throw py::value_error("W and delta must have the same columns");
+  const CsrRows<T> rows{indptr.data(), indices.data(), data.data()};
+  py::array_t<T> out({N, O}), dW({I, O});
+  T* o = out.mutable_data();
+  T* g = dW.mutable_data();
+  std::fill(g, g + I * O, T(0));  // the kernels accumulate into dW
+  {
+    py::gil_scoped_release release;
+    if (reference) {
+      csr_dense_forward_reference(o, rows, W.data(), N, O);
+      csr_transpose_dense_reference(g, rows, delta.data(), N, I, O);
+    } else {
+      csr_dense_forward(o, rows, W.data(), N, O);
+      csr_transpose_dense(g, rows, delta.data(), N, I, O);
+    }
+  }
+  return py::make_tuple(out, dW);
+}
 
 template <typename T>
 void bind_network_class(py::module_& m, const char* class_name) {
@@ -420,15 +527,28 @@ void bind_network_class(py::module_& m, const char* class_name) {
       .def_property_readonly("dropout_seed", &Net::dropout_seed)
       .def("reset_optimizer", &Net::reset_optimizer)
       .def("predict",
-           [](const Net& net, const py::array& X_in) {
-             auto X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));
-             const int64_t N = X.shape(0);
+           [](const Net& net, const py::object& X_in) {
+             const auto X = check_rows<T>(net, X_in);
+             const int64_t N = X.rows;
              py::array_t<T> out({N, net.fan_out(net.num_layers() - 1)});
-             const T* x = X.data();
+             const InputRows<T> x = X.view();
              T* o = out.mutable_data();
              {
                py::gil_scoped_release release;
                if (N > 0) net.predict(o, x, N);
+             }
+             return out;
+           })
+      .def("logits",
+           [](const Net& net, const py::object& X_in) {
+             const auto X = check_rows<T>(net, X_in);
+             const int64_t N = X.rows;
+             py::array_t<T> out({N, net.fan_out(net.num_layers() - 1)});
+             const InputRows<T> x = X.view();
+             T* o = out.mutable_data();
+             {
+               py::gil_scoped_release release;
+               if (N > 0) net.logits(o, x, N);
              }
              return out;
            })
@@ -454,23 +574,23 @@ void bind_network_class(py::module_& m, const char* class_name) {
            })
       .def(
           "loss",
-          [](const Net& net, const py::array& X_in, const py::array& Y_in,
+          [](const Net& net, const py::object& X_in, const py::array& Y_in,
              std::optional<py::array> w_in, double l2, int64_t divisor) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, "loss needs");
             py::gil_scoped_release release;
-            return net.loss(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2), divisor);
+            return net.loss(b.X.view(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2), divisor);
           },
           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0,
           py::kw_only(), py::arg("divisor") = 0,
           "The mean loss; divisor > 0 divides the sum by it instead of the row count.")
       .def(
           "gradients",
-          [](Net& net, const py::array& X_in, const py::array& Y_in, std::optional<py::array> w_in,
+          [](Net& net, const py::object& X_in, const py::array& Y_in, std::optional<py::array> w_in,
              double l2, int64_t divisor, int64_t mask_step) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, "gradients need");
             auto lock = lock_for_training(net);
             py::gil_scoped_release release;
-            return net.gradients(b.X.data(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2),
+            return net.gradients(b.X.view(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2),
                                  divisor, mask_step);
           },
           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0,
@@ -479,14 +599,14 @@ void bind_network_class(py::module_& m, const char* class_name) {
           "count; mask_step >= 0 applies the dropout masks of that training step.")
       .def(
           "train_epoch",
-          [](Net& net, const py::array& X_in, const py::array& Y_in, std::optional<py::array> w_in,
+          [](Net& net, const py::object& X_in, const py::array& Y_in, std::optional<py::array> w_in,
              py::array_t<int64_t, py::array::c_style | py::array::forcecast> order,
              int64_t batch_size, const std::string& optimizer, double learning_rate,
              double momentum, double beta_1, double beta_2, double epsilon, double l2,
              bool freeze_bias, py::object reduce,
              std::optional<py::array_t<int64_t, py::array::c_style | py::array::forcecast>>
                  global_rows,
-             bool adds_penalty, uint64_t dropout_salt) {
+             bool adds_penalty, uint64_t dropout_salt, bool keep_start) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, nullptr);
             const int64_t N = b.rows;
             if (order.ndim() != 1)
@@ -536,12 +656,12 @@ void bind_network_class(py::module_& m, const char* class_name) {
             {
               py::gil_scoped_release release;
               r = net.train_epoch(
-                  b.X.data(), b.Y.data(), b.w(), idx, order.shape(0), batch_size, cfg,
+                  b.X.view(), b.Y.data(), b.w(), idx, order.shape(0), batch_size, cfg,
                   static_cast<T>(l2),
                   [&watch, &reducer] {
                     return watch.should_stop() || (reducer && reducer->stop_requested());
                   },
-                  freeze_bias, reducer ? &plan : nullptr);
+                  freeze_bias, reducer ? &plan : nullptr, keep_start);
             }
             if (reducer) reducer->rethrow();
             watch.rethrow();
@@ -561,19 +681,32 @@ void bind_network_class(py::module_& m, const char* class_name) {
           py::arg("epsilon") = 1e-8, py::arg("l2") = 0.0, py::kw_only(),
           py::arg("freeze_bias") = false, py::arg("reduce") = py::none(),
           py::arg("global_rows") = py::none(), py::arg("adds_penalty") = true,
-          py::arg("dropout_salt") = 0,
+          py::arg("dropout_salt") = 0, py::arg("keep_start") = true,
           "One epoch over `order` in batches of `batch_size`. With freeze_bias=True no "
           "update changes a bias (or its optimizer state); the weights update as without it. "
           "With reduce (a callable that sums a buffer over every process in place and returns "
           "True to ask every process to stop at the next step), the epoch "
           "runs len(global_rows) steps of global_rows[s] rows over all processes, calling "
           "reduce between backward and update; adds_penalty=False leaves the L2 term to "
-          "another process; dropout_salt is mixed into the dropout masks (each rank its own).");
+          "another process; dropout_salt is mixed into the dropout masks (each rank its own). "
+          "A non-finite loss restores the epoch's starting weights and optimizer state; "
+          "keep_start=False skips keeping them (three buffers of the parameters' size) and "
+          "leaves the weights of the last finite step.");
 }
 
 }  // namespace
 
 void bind_network(py::module_& m) {
+  m.def(
+      "sparse_products",
+      [](const py::object& X, const py::array& W, const py::array& delta, bool reference) {
+        if (py::array(X.attr("data")).dtype().itemsize() == 8)
+          return sparse_products<double>(X, W, delta, reference);
+        return sparse_products<float>(X, W, delta, reference);
+      },
+      py::arg("X"), py::arg("W"), py::arg("delta"), py::arg("reference") = false,
+      "(X @ W, X.T @ delta) for a CSR X with int64 indices, by the first layer's sparse "
+      "kernels (reference=True: their plain twins).");
   bind_network_class<float>(m, "NetworkF32");
   bind_network_class<double>(m, "NetworkF64");
 }

@@ -95,6 +95,37 @@ template <typename T>
 double loss_forward(T* a, const T* z, const T* y, const T* w, int64_t N, int64_t O, Loss loss,
                     Act out_act, T slope, T scale);
 
+// ---------------------------------------------------------------- sparse input
+// The first layer's products when its input is a CSR matrix (the layers
+// after it see dense activations). Row r's nonzeros are entries
+// [indptr[r], indptr[r+1]) of indices / data, column indices ascending;
+// indptr holds absolute positions, so rows [r0, r1) of a matrix are the view
+// {indptr + r0, indices, data}.
+template <typename T>
+struct CsrRows {
+  const int64_t* indptr = nullptr;
+  const int64_t* indices = nullptr;
+  const T* data = nullptr;
+  CsrRows<T> from_row(int64_t r) const { return {indptr + r, indices, data}; }
+};
+
+// out[N,O] = X[N,I] W[I,O]: threads over rows; every output sums its row's
+// nonzeros in column order.
+template <typename T>
+void csr_dense_forward(T* out, const CsrRows<T>& X, const T* W, int64_t N, int64_t O);
+// dW[I,O] += X^T[I,N] delta[N,O] (the caller sets dW first: zeros, or the
+// L2 term): threads over disjoint column blocks of dW; every entry adds the
+// rows in order, so no result depends on the thread count.
+template <typename T>
+void csr_transpose_dense(T* dW, const CsrRows<T>& X, const T* delta, int64_t N, int64_t I,
+                         int64_t O);
+// Their plain reference twins (one thread, the same arithmetic per entry).
+template <typename T>
+void csr_dense_forward_reference(T* out, const CsrRows<T>& X, const T* W, int64_t N, int64_t O);
+template <typename T>
+void csr_transpose_dense_reference(T* dW, const CsrRows<T>& X, const T* delta, int64_t N,
+                                   int64_t I, int64_t O);
+
 // ---------------------------------------------------------------- optimizers
 enum class Optim : int { sgd = 0, momentum = 1, nesterov = 2, adam = 3 };
 

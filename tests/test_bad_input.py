@@ -87,10 +87,12 @@ def test_bad_X_is_refused_with_a_clear_error(data, entry, case):
     np.testing.assert_array_equal(model.params, before)
 
 
-def test_sparse_X_is_refused(data):
+def test_sparse_X_is_read_as_sparse_rows(data):
+    # Sparse input stays sparse (tests/test_sparse.py); the answer is the dense one.
     import scipy.sparse
-    with pytest.raises(TypeError, match="must be a dense array, got a sparse csr_matrix"):
-        fitted_model(data).predict(scipy.sparse.csr_matrix(data[0]))
+    model = fitted_model(data)
+    np.testing.assert_allclose(model.predict_proba(scipy.sparse.csr_matrix(data[0])),
+                               model.predict_proba(data[0]), rtol=1e-6)
 
 
 # --------------------------------------------------------------- X that must work

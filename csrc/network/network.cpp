@@ -58,6 +58,31 @@ void gather_rows(T* dst, const T* src, const int64_t* rows, int64_t count, int64
 
 constexpr int64_t kPredictChunkRows = 2048;  // bounds predict's scratch memory
 
+// out[n] = c x[n] (zeros when c is 0), threads over disjoint ranges.
+template <typename T>
+void set_scaled(T* out, const T* x, T c, int64_t n) {
+  const bool parallel = n >= (1 << 18);
+  (void)parallel;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t i = 0; i < n; ++i) out[i] = c == T(0) ? T(0) : c * x[i];
+}
+
+// sum of x[i]^2 in float64, in kLanes interleaved partial sums (added in a
+// fixed order at the end): the compiler vectorizes it, where one running
+// sum is a chain of dependent adds (a 200,000 x 64 layer: ~15 ms a step).
+template <typename T>
+double sum_of_squares(const T* x, int64_t n) {
+  constexpr int64_t kLanes = 8;
+  double partial[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j) partial[j] += double(x[i + j]) * double(x[i + j]);
+  double sum = 0;
+  for (; i < n; ++i) sum += double(x[i]) * double(x[i]);
+  for (int64_t j = 0; j < kLanes; ++j) sum += partial[j];
+  return sum;
+}
+
 // splitmix64's finalizer: a well-mixed 64-bit hash, the source of the
 // dropout masks (counter-based, so any thread can draw any unit's mask).
 inline uint64_t mix64(uint64_t z) {
@@ -77,7 +102,9 @@ Network<T>::Network(std::vector<int64_t> sizes, std::vector<Act> acts, Loss loss
     w_offset_.push_back(offset);
     offset += fan_in(l) * fan_out(l) + fan_out(l);
   }
-  for (int64_t s : sizes_) max_width_ = std::max(max_width_, s);
+  // The widest layer output: the scratch buffers never hold the input
+  // (200,000 columns of sparse text would make them N x 200,000).
+  for (size_t l = 1; l < sizes_.size(); ++l) max_width_ = std::max(max_width_, sizes_[l]);
   params_.assign(offset, T(0));
   grads_.assign(offset + kReduceSlots, T(0));
   dropout_.assign(num_layers(), T(0));
@@ -134,9 +161,16 @@ void Network<T>::drop_units(int64_t l, int64_t N) {
 }
 
 template <typename T>
-const T* Network<T>::layer_input(int64_t l, const T* X) const {
-  if (l == 0) return X;
+const T* Network<T>::layer_input(int64_t l) const {
   return dropping(l - 1) ? dropped_buf_[l - 1].data() : acts_buf_[l - 1].data();
+}
+
+template <typename T>
+void Network<T>::first_layer_forward(T* z, const InputRows<T>& X, int64_t N) const {
+  if (X.sparse())
+    csr_dense_forward(z, X.csr, params_.data() + w_offset(0), N, fan_out(0));
+  else
+    dense_forward(z, X.dense, params_.data() + w_offset(0), N, fan_in(0), fan_out(0));
 }
 
 template <typename T>
@@ -150,7 +184,6 @@ void Network<T>::ensure_scratch(int64_t rows) {
     mask_buf_[l].resize(rows * fan_out(l));
     dropped_buf_[l].resize(rows * fan_out(l));
   }
-  x_batch_.resize(rows * fan_in(0));
   y_batch_.resize(rows * fan_out(num_layers() - 1));
   w_batch_.resize(rows);
   acts_buf_.resize(num_layers());
@@ -163,18 +196,21 @@ void Network<T>::ensure_scratch(int64_t rows) {
 // a chunk of rows at a time through two scratch buffers, so memory stays
 // bounded whatever N is.
 template <typename T>
-void Network<T>::forward_logits(T* logits, const T* X, int64_t N) const {
+void Network<T>::forward_logits(T* logits, const InputRows<T>& X, int64_t N) const {
   const int64_t L = num_layers();
   const int64_t chunk = std::min(N, kPredictChunkRows);
   std::vector<T> ping(chunk * max_width_), pong(chunk * max_width_);
   const int64_t O_last = fan_out(L - 1);
   for (int64_t n0 = 0; n0 < N; n0 += chunk) {
     const int64_t rows = std::min(chunk, N - n0);
-    const T* in = X + n0 * fan_in(0);
+    const T* in = nullptr;
     for (int64_t l = 0; l < L; ++l) {
       const bool last = l == L - 1;
       T* dst = last ? logits + n0 * O_last : (l % 2 == 0 ? ping.data() : pong.data());
-      dense_forward(dst, in, params_.data() + w_offset(l), rows, fan_in(l), fan_out(l));
+      if (l == 0)
+        first_layer_forward(dst, X.from_row(n0, fan_in(0)), rows);
+      else
+        dense_forward(dst, in, params_.data() + w_offset(l), rows, fan_in(l), fan_out(l));
       bias_activation_forward<T>(dst, params_.data() + b_offset(l), rows, fan_out(l),
                                  last ? Act::identity : acts_[l], slope_);
       in = dst;
@@ -183,7 +219,7 @@ void Network<T>::forward_logits(T* logits, const T* X, int64_t N) const {
 }
 
 template <typename T>
-void Network<T>::predict(T* out, const T* X, int64_t N) const {
+void Network<T>::predict(T* out, const InputRows<T>& X, int64_t N) const {
   const int64_t L = num_layers();
   forward_logits(out, X, N);
   bias_activation_forward<T>(out, nullptr, N, fan_out(L - 1), acts_[L - 1], slope_);
@@ -208,14 +244,13 @@ double Network<T>::l2_penalty(T l2) const {
   if (l2 == T(0)) return 0;
   double sum = 0;
   for (int64_t l = 0; l < num_layers(); ++l) {
-    const T* W = params_.data() + w_offset(l);
-    for (int64_t i = 0; i < fan_in(l) * fan_out(l); ++i) sum += double(W[i]) * W[i];
+    sum += sum_of_squares(params_.data() + w_offset(l), fan_in(l) * fan_out(l));
   }
   return 0.5 * double(l2) * sum;
 }
 
 template <typename T>
-double Network<T>::loss(const T* X, const T* Y, const T* w, int64_t N, T l2,
+double Network<T>::loss(const InputRows<T>& X, const T* Y, const T* w, int64_t N, T l2,
                         int64_t divisor) const {
   const int64_t O_last = fan_out(num_layers() - 1);
   std::vector<T> logits(N * O_last);
@@ -230,17 +265,19 @@ double Network<T>::loss(const T* X, const T* Y, const T* w, int64_t N, T l2,
 // Forward and the fused output loss: fills acts_buf_ and, in delta_a_, the
 // output delta dL/dz; returns the batch loss (penalty included).
 template <typename T>
-double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2, T scale) {
+double Network<T>::forward_loss(const InputRows<T>& X, const T* Y, const T* w, int64_t N, T l2,
+                                T scale) {
   const int64_t L = num_layers();
-  const T* in = X;
   for (int64_t l = 0; l < L; ++l) {
     T* dst = acts_buf_[l].data();
-    dense_forward(dst, in, params_.data() + w_offset(l), N, fan_in(l), fan_out(l));
+    if (l == 0)
+      first_layer_forward(dst, X, N);
+    else
+      dense_forward(dst, layer_input(l), params_.data() + w_offset(l), N, fan_in(l), fan_out(l));
     // The output layer stops at z: the loss kernel applies its activation.
     bias_activation_forward<T>(dst, params_.data() + b_offset(l), N, fan_out(l),
                                l == L - 1 ? Act::identity : acts_[l], slope_);
     if (dropping(l)) drop_units(l, N);
-    in = layer_input(l + 1, X);
   }
   T* out = acts_buf_[L - 1].data();
   const double data_loss = loss_forward_backward<T>(
@@ -250,17 +287,23 @@ double Network<T>::forward_loss(const T* X, const T* Y, const T* w, int64_t N, T
 
 // Backward from the output delta left by forward_loss: fills grads_.
 template <typename T>
-void Network<T>::backward(const T* X, int64_t N, T l2, T scale) {
+void Network<T>::backward(const InputRows<T>& X, int64_t N, T l2, T scale) {
   T* delta = delta_a_.data();
   T* spare = delta_b_.data();
   for (int64_t l = num_layers() - 1; l >= 0; --l) {
     const int64_t I = fan_in(l), O = fan_out(l);
-    const T* a_prev = layer_input(l, X);  // after its dropout mask
     const T* W = params_.data() + w_offset(l);
     T* dW = grads_.data() + w_offset(l);
-    // dW[I,O] = a_prev^T[I,N] delta[N,O]
-    gemm<T>(dW, O, a_prev, I, true, delta, O, false, I, O, N, T(0));
-    if (l2 != T(0)) {
+    // dW[I,O] = a_prev^T[I,N] delta[N,O], a_prev after its dropout mask
+    if (l == 0 && X.sparse()) {
+      // The L2 term first, then the nonzeros' rows added: two passes over
+      // the (wide) dW instead of three.
+      set_scaled(dW, W, l2 * scale, I * O);
+      csr_transpose_dense(dW, X.csr, delta, N, I, O);
+    } else {
+      gemm<T>(dW, O, l == 0 ? X.dense : layer_input(l), I, true, delta, O, false, I, O, N, T(0));
+    }
+    if (l2 != T(0) && !(l == 0 && X.sparse())) {
       const T c = l2 * scale;
       for (int64_t i = 0; i < I * O; ++i) dW[i] += c * W[i];
     }
@@ -324,7 +367,7 @@ double Network<T>::penalty_only(T l2, T scale) {
 }
 
 template <typename T>
-double Network<T>::gradients(const T* X, const T* Y, const T* w, int64_t N, T l2,
+double Network<T>::gradients(const InputRows<T>& X, const T* Y, const T* w, int64_t N, T l2,
                              int64_t divisor, int64_t mask_step) {
   ensure_scratch(N);
   const T scale = T(1) / T(divisor > 0 ? divisor : N);
@@ -340,15 +383,45 @@ typename Network<T>::BatchRows Network<T>::batch_rows(const EpochInputs<T>& in,
                                                       const int64_t* idx, int64_t rows) {
   const int64_t I = fan_in(0), O = fan_out(num_layers() - 1);
   if (is_consecutive(idx, rows))
-    return {in.X + idx[0] * I, in.Y + idx[0] * O, in.w != nullptr ? in.w + idx[0] : nullptr};
-  gather_rows(x_batch_.data(), in.X, idx, rows, I);
+    return {in.X.from_row(idx[0], I), in.Y + idx[0] * O,
+            in.w != nullptr ? in.w + idx[0] : nullptr};
+  InputRows<T> X = static_cast<const T*>(nullptr);
+  if (in.X.sparse()) {
+    gather_csr_rows(in.X.csr, idx, rows);
+    X = CsrRows<T>{x_batch_indptr_.data(), x_batch_indices_.data(), x_batch_data_.data()};
+  } else {
+    // Sized here, not with the other scratch: a sparse X never needs it.
+    if (x_batch_.size() < size_t(rows * I)) x_batch_.resize(rows * I);
+    gather_rows(x_batch_.data(), in.X.dense, idx, rows, I);
+    X = x_batch_.data();
+  }
   gather_rows(y_batch_.data(), in.Y, idx, rows, O);
   const T* wb = nullptr;
   if (in.w != nullptr) {
     for (int64_t r = 0; r < rows; ++r) w_batch_[r] = in.w[idx[r]];
     wb = w_batch_.data();
   }
-  return {x_batch_.data(), y_batch_.data(), wb};
+  return {X, y_batch_.data(), wb};
+}
+
+template <typename T>
+void Network<T>::gather_csr_rows(const CsrRows<T>& X, const int64_t* idx, int64_t rows) {
+  x_batch_indptr_.resize(rows + 1);
+  x_batch_indptr_[0] = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    x_batch_indptr_[r + 1] = x_batch_indptr_[r] + (X.indptr[idx[r] + 1] - X.indptr[idx[r]]);
+  // Grown, never shrunk: a batch's nonzeros vary, the buffers settle at the largest.
+  const size_t nnz = size_t(x_batch_indptr_[rows]);
+  if (x_batch_indices_.size() < nnz) {
+    x_batch_indices_.resize(nnz);
+    x_batch_data_.resize(nnz);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t from = X.indptr[idx[r]], count = X.indptr[idx[r] + 1] - from;
+    std::memcpy(x_batch_indices_.data() + x_batch_indptr_[r], X.indices + from,
+                sizeof(int64_t) * count);
+    std::memcpy(x_batch_data_.data() + x_batch_indptr_[r], X.data + from, sizeof(T) * count);
+  }
 }
 
 template <typename T>
@@ -434,18 +507,25 @@ EpochTally Network<T>::train_steps(const EpochInputs<T>& in, const int64_t* orde
 }
 
 template <typename T>
-EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const int64_t* order,
+EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* w, const int64_t* order,
                                     int64_t n_order, int64_t batch_size, const OptimConfig& cfg,
                                     T l2, const StopCheck& stop, bool freeze_bias,
-                                    const StepReduce<T>* reduce) {
+                                    const StepReduce<T>* reduce, bool keep_start) {
   EpochResult result;
   if (n_order <= 0 && reduce == nullptr) return result;
   // A distributed batch size is the same on every process, whatever its rows.
   if (reduce == nullptr) batch_size = std::min(batch_size, n_order);
   batch_size = std::max<int64_t>(1, batch_size);
-  backup_params_ = params_;
-  backup_m_ = state_m_;
-  backup_v_ = state_v_;
+  if (keep_start) {
+    backup_params_ = params_;
+    backup_m_ = state_m_;
+    backup_v_ = state_v_;
+  } else {
+    // released, not kept from an earlier epoch that wanted them
+    std::vector<T>().swap(backup_params_);
+    std::vector<T>().swap(backup_m_);
+    std::vector<T>().swap(backup_v_);
+  }
   const int64_t backup_step = step_count_;
 
   const EpochInputs<T> in{X, Y, w, cfg, l2, freeze_bias, stop};
@@ -456,8 +536,8 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
     // Rows at the end of the order that train one at a time on the fused
     // kernels: all of them at batch size 1, else a lone last row.
     const KernelTable& table = kernels();
-    // The fused kernels have no dropout.
-    const int64_t single = !table.has_fused_kernels() || has_dropout() ? 0
+    // The fused kernels have no dropout and read dense rows.
+    const int64_t single = !table.has_fused_kernels() || has_dropout() || X.sparse() ? 0
                            : batch_size == 1           ? n_order
                            : n_order % batch_size == 1 ? 1
                                                        : 0;
@@ -471,7 +551,7 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
   // The updates before a non-finite loss are what blew up: their weights may
   // be finite yet so large that every later forward pass overflows. The
   // start of the epoch is the last state known to be sound.
-  if (tally.status == EpochStatus::non_finite) {
+  if (tally.status == EpochStatus::non_finite && keep_start) {
     params_ = backup_params_;
     state_m_ = backup_m_;
     state_v_ = backup_v_;

@@ -56,10 +56,25 @@ struct StepReduce {
 };
 constexpr int64_t kReduceSlots = 2;  // after the gradients: step loss, stop request
 
+// The network's input rows: dense [N, I_0] row-major, or CSR (a sparse X;
+// only the first layer's products see it, as csr_* kernels).
+template <typename T>
+struct InputRows {
+  const T* dense = nullptr;
+  CsrRows<T> csr{};
+  InputRows(const T* rows) : dense(rows) {}  // NOLINT: a dense pointer is the common case
+  InputRows(const CsrRows<T>& rows) : csr(rows) {}  // NOLINT
+  bool sparse() const { return dense == nullptr; }
+  // Rows r, r + 1, ... of the same matrix (I: its columns).
+  InputRows from_row(int64_t r, int64_t I) const {
+    return sparse() ? InputRows(csr.from_row(r)) : InputRows(dense + r * I);
+  }
+};
+
 // What every batch of an epoch shares: the data, the update rule, the stop check.
 template <typename T>
 struct EpochInputs {
-  const T* X;  // [N, I_0]
+  InputRows<T> X;  // [N, I_0]
   const T* Y;  // [N, O_last]
   const T* w;  // [N] row weights, or nullptr
   const OptimConfig& cfg;
@@ -127,7 +142,9 @@ class Network {
 
   // out[N, O_last] = the network's output (probabilities for cross-entropy).
   // Safe to call from several threads at once: it uses its own scratch.
-  void predict(T* out, const T* X, int64_t N) const;
+  void predict(T* out, const InputRows<T>& X, int64_t N) const;
+  // out[N, O_last] = the output layer's z (before its activation); as predict.
+  void logits(T* out, const InputRows<T>& X, int64_t N) const { forward_logits(out, X, N); }
 
   // Every z[l] and a[l] for a batch; z[l], a[l] point to N x O_l buffers.
   void forward_all(const std::vector<T*>& z, const std::vector<T*>& a, const T* X, int64_t N) const;
@@ -135,13 +152,14 @@ class Network {
   // Mean loss on a batch (weights w[N] or nullptr), with the L2 penalty
   // 0.5 l2 ||W||^2 / N. No gradient. `divisor` replaces N as the divisor
   // (0: N): a distributed fit divides each process's sum by the rows of all.
-  double loss(const T* X, const T* Y, const T* w, int64_t N, T l2, int64_t divisor = 0) const;
+  double loss(const InputRows<T>& X, const T* Y, const T* w, int64_t N, T l2,
+              int64_t divisor = 0) const;
 
   // The same loss, and its gradient with respect to every parameter in grads().
   // mask_step >= 0: with the dropout masks training draws at that step (a
   // gradient check with fixed masks); -1: every unit.
-  double gradients(const T* X, const T* Y, const T* w, int64_t N, T l2, int64_t divisor = 0,
-                   int64_t mask_step = -1);
+  double gradients(const InputRows<T>& X, const T* Y, const T* w, int64_t N, T l2,
+                   int64_t divisor = 0, int64_t mask_step = -1);
 
   // The L2 penalty 0.5 l2 ||W||^2 over every layer's weights (not the biases).
   double l2_penalty(T l2) const;
@@ -158,10 +176,15 @@ class Network {
   // table has the fused kernels; float64 and 'reference' take the batch loop.
   // With a step plan (`reduce`), the epoch runs reduce->n_steps steps, each
   // summed over every process between backward and update (train_steps);
-  // the result's loss and rows are then those of all processes.
-  EpochResult train_epoch(const T* X, const T* Y, const T* w, const int64_t* order, int64_t n_order,
+  // the result's loss and rows are then those of all processes. A sparse X
+  // takes the batch loop at every batch size. keep_start=false skips the
+  // copy of the weights and optimizer state that a non-finite loss restores
+  // (three more buffers of the parameters' size): the weights are then left
+  // as the last finite step made them.
+  EpochResult train_epoch(const InputRows<T>& X, const T* Y, const T* w, const int64_t* order, int64_t n_order,
                           int64_t batch_size, const OptimConfig& cfg, T l2, const StopCheck& stop,
-                          bool freeze_bias = false, const StepReduce<T>* reduce = nullptr);
+                          bool freeze_bias = false, const StepReduce<T>* reduce = nullptr,
+                          bool keep_start = true);
 
   // Held by anything that writes the weights (training), so two fits on one
   // network cannot interleave.
@@ -169,18 +192,20 @@ class Network {
 
  private:
   void ensure_scratch(int64_t rows);
-  void forward_logits(T* logits, const T* X, int64_t N) const;
+  void forward_logits(T* logits, const InputRows<T>& X, int64_t N) const;
+  // The first layer's z[N, O_0] = X W[0] (no bias), dense or sparse.
+  void first_layer_forward(T* z, const InputRows<T>& X, int64_t N) const;
   // scale: the loss and gradient divisor's inverse (1 / N in one process).
-  double forward_loss(const T* X, const T* Y, const T* w, int64_t N, T l2, T scale);
-  void backward(const T* X, int64_t N, T l2, T scale);
+  double forward_loss(const InputRows<T>& X, const T* Y, const T* w, int64_t N, T l2, T scale);
+  void backward(const InputRows<T>& X, int64_t N, T l2, T scale);
   // Layer l's output goes through a dropout mask in this forward pass.
   bool dropping(int64_t l) const {
     return mask_step_ >= 0 && l < num_layers() - 1 && dropout_[l] > T(0);
   }
   // dropped_buf_[l] = acts_buf_[l] * mask_buf_[l], the masks of step mask_step_.
   void drop_units(int64_t l, int64_t N);
-  // The input of layer l: X, or the previous layer's output (after its mask).
-  const T* layer_input(int64_t l, const T* X) const;
+  // The input of layer l > 0: the previous layer's output (after its mask).
+  const T* layer_input(int64_t l) const;
   // A step with no rows of this process: grads() = the L2 term's gradient
   // (zero without it); returns the term's share of the step loss.
   double penalty_only(T l2, T scale);
@@ -188,9 +213,12 @@ class Network {
   // The rows order[0, rows) of the epoch's data, read in place when they are
   // consecutive, else gathered into the scratch buffers.
   struct BatchRows {
-    const T *X, *Y, *w;
+    InputRows<T> X;
+    const T *Y, *w;
   };
   BatchRows batch_rows(const EpochInputs<T>& in, const int64_t* idx, int64_t rows);
+  // The CSR rows idx[0, rows) of X into the x_batch_indptr_ / indices / data buffers.
+  void gather_csr_rows(const CsrRows<T>& X, const int64_t* idx, int64_t rows);
   // Batches of batch_size rows over order[0, n_order), the unfused path.
   EpochTally train_batches(const EpochInputs<T>& in, const int64_t* order, int64_t n_order,
                            int64_t batch_size);
@@ -222,6 +250,9 @@ class Network {
   int64_t mask_step_ = -1;
   std::vector<std::vector<T>> mask_buf_, dropped_buf_;
   std::vector<T> x_batch_, y_batch_, w_batch_;
+  // A sparse batch gathered as CSR: its row pointers, column indices and values.
+  std::vector<int64_t> x_batch_indptr_, x_batch_indices_;
+  std::vector<T> x_batch_data_;
   std::vector<std::vector<T>> acts_buf_;
   std::vector<T> delta_a_, delta_b_;
   std::vector<T> backup_params_, backup_m_, backup_v_;

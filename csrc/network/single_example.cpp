@@ -110,7 +110,7 @@ EpochTally train_single_examples(Network<float>& net, const KernelTable& kernels
       break;
     }
     const int64_t row = order[i];
-    const float* x = in.X + row * I;
+    const float* x = in.X.dense + row * I;
     const float* w = in.w != nullptr ? in.w + row : nullptr;
     const double loss = step.forward_loss(x, in.Y + row * O, w, in.l2, partial_ready);
     if (!std::isfinite(loss)) {
@@ -119,7 +119,7 @@ EpochTally train_single_examples(Network<float>& net, const KernelTable& kernels
       break;
     }
     net.set_step_count(net.step_count() + 1);
-    const float* next_x = i + 1 < n ? in.X + order[i + 1] * I : nullptr;
+    const float* next_x = i + 1 < n ? in.X.dense + order[i + 1] * I : nullptr;
     step.backward_update(x, next_x, in);
     partial_ready = next_x != nullptr;
     tally.loss_sum += loss;

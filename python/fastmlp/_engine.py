@@ -51,7 +51,8 @@ class TrainingData:
     """Training rows ready for the native core, and what every batch of them uses.
 
     X, Y, w: C-contiguous arrays of the model's dtype (normalized features,
-    encoded targets, row weights or None); l2: the native penalty coefficient;
+    or a CSR matrix of them from `_sparse.native_csr`; encoded targets; row
+    weights or None); l2: the native penalty coefficient;
     freeze_bias: keep every bias where it is (models without an intercept).
     comm: a `fastmlp.distributed.Communicator` for a distributed fit (then
     `distribute` sets `step_rows`, each step's rows over all ranks).
@@ -65,6 +66,9 @@ class TrainingData:
     freeze_bias: bool = False
     comm: Any = None
     step_rows: np.ndarray | None = None
+    # A non-finite loss restores the epoch's start (a copy of the weights and
+    # optimizer state); False: no copy, the last finite step's weights stay.
+    keep_start: bool = True
 
     def distribute(self, comm: Any) -> TrainingData:
         """Train these rows as this rank's share of a distributed fit over `comm`."""
@@ -168,7 +172,8 @@ def train_one_epoch(model: Any, data: TrainingData, order: np.ndarray, optimizer
     def native(part: np.ndarray) -> dict:
         return model.train_epoch_prepared(data.X, data.Y, data.w, part, data.batch_size,
                                           optimizer, data.l2, freeze_bias=data.freeze_bias,
-                                          comm=data.comm, step_rows=data.step_rows)
+                                          comm=data.comm, step_rows=data.step_rows,
+                                          keep_start=data.keep_start)
 
     if data.comm is not None:
         result = native(order)
@@ -182,12 +187,12 @@ def train_one_epoch(model: Any, data: TrainingData, order: np.ndarray, optimizer
     bar = EpochBar(epoch, last_epoch, data.n_batches)
     # The native call restores the weights of its own start when a loss is not
     # finite; a slice starts mid-epoch, so keep the epoch's start here.
-    epoch_start = np.array(model.params, copy=True)
+    epoch_start = np.array(model.params, copy=True) if data.keep_start else None
     try:
         result = train_epoch_in_chunks(native, order, data.batch_size, on_chunk=bar.update)
     finally:
         bar.close()
-    if result["status"] == "non_finite":
+    if result["status"] == "non_finite" and epoch_start is not None:
         model.params[...] = epoch_start
     return result
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from . import _idx
+from ._sparse import SPARSE_NORMALIZE_ADVICE, is_sparse, native_csr
 
 KINDS = (None, "zscore", "minmax")
 
@@ -55,6 +56,7 @@ class Normalizer:
         the extremes exactly."""
         if self.kind is None:
             return self
+        self._refuse_sparse(X)
         if self.kind == "zscore":
             offset, spread = _mean_and_deviation(X, comm)
         elif comm is not None:
@@ -75,14 +77,21 @@ class Normalizer:
         low, high = comm.min_max(low, high)
         return low, high - low
 
+    def _refuse_sparse(self, X):
+        if is_sparse(X):
+            statistic = "mean" if self.kind == "zscore" else "minimum"
+            raise ValueError(SPARSE_NORMALIZE_ADVICE.format(kind=self.kind, statistic=statistic))
+
     def set_state(self, offset, scale):
         self.offset_ = None if offset is None else np.asarray(offset, dtype=np.float32)
         self.scale_ = None if scale is None else np.asarray(scale, dtype=np.float32)
 
     def transform(self, X, dtype):
-        """C-contiguous array of `dtype`; uint8 input takes the fused Cython path."""
+        """C-contiguous array of `dtype` (a sparse X: the native core's CSR);
+        uint8 input takes the fused Cython path."""
         if self.kind is None:
-            return np.ascontiguousarray(X, dtype=dtype)
+            return native_csr(X, dtype) if is_sparse(X) else np.ascontiguousarray(X, dtype=dtype)
+        self._refuse_sparse(X)
         if not self.fitted:
             raise RuntimeError("the normalizer is not fitted yet: call fit first")
         if X.dtype == np.uint8 and dtype == np.float32:

@@ -223,7 +223,8 @@ def check_finite_output(out, X):
     if finite.all():
         return
     rows = np.flatnonzero(~finite.all(axis=1))
-    largest = float(np.max(np.abs(X[rows[0]]))) if X.dtype.kind in "biuf" else float("nan")
+    # abs() and max() of one row: numpy and scipy.sparse rows alike
+    largest = float(abs(X[rows[0]]).max()) if X.dtype.kind in "biuf" else float("nan")
     raise ValueError(
         f"the network's output is NaN or infinite for {rows.size} of {out.shape[0]} rows "
         f"(first: row {rows[0]}, whose largest input magnitude is {largest:.3g}); expected "

@@ -29,6 +29,7 @@ from ._names import (
 )
 from ._normalize import Normalizer
 from ._progress import bar_wanted
+from ._sparse import check_sparse_features, is_sparse, native_csr
 from ._validation import (
     check_dropout,
     check_features,
@@ -183,7 +184,7 @@ class MLP:
         for l in range(self.n_layers):
             scheme = self.init if self.init is not None else default_init(self.activations[l])
             fan_in, fan_out = self.layer_sizes[l], self.layer_sizes[l + 1]
-            self.W[l][...] = initial_weights(self._rng, fan_in, fan_out, scheme)
+            initial_weights(self._rng, fan_in, fan_out, scheme, out=self.W[l])
             self.b[l][...] = 0.0
         self._net.reset_optimizer()
 
@@ -207,8 +208,14 @@ class MLP:
     def _features(self, X):
         plain = plain_rows(X, self.n_inputs)   # the fast path: nothing to convert or refuse
         if plain is None:
-            plain = check_features(X, n_features=self.n_inputs, keep_uint8=True)
+            plain = self._checked_rows(X)
         return self.normalizer.transform(plain, self.dtype)
+
+    def _checked_rows(self, X, name="X"):
+        """X checked: a dense array (uint8 kept), or a scipy sparse matrix as CSR."""
+        if is_sparse(X):
+            return check_sparse_features(X, n_features=self.n_inputs, name=name)
+        return check_features(X, n_features=self.n_inputs, name=name, keep_uint8=True)
 
     def _targets(self, y, n_rows):
         """Targets as an (n_rows, n_outputs) array of the model's dtype."""
@@ -235,7 +242,8 @@ class MLP:
         """The output a[L]; with return_all, the lists ([z[1..L]], [a[1..L]])."""
         Xn = self._features(X)
         if return_all:
-            zs, acts = self._net.forward_all(Xn)
+            # every layer's outputs of every row: dense anyway
+            zs, acts = self._net.forward_all(Xn.toarray() if is_sparse(Xn) else Xn)
             return list(zs), list(acts)
         out = self._net.predict(Xn)
         check_finite_output(out, Xn)
@@ -313,8 +321,7 @@ class MLP:
 
     def logits_prepared(self, Xn: NDArray[Any]) -> NDArray[Any]:
         """z of the output layer on prepared rows."""
-        zs, _ = self._net.forward_all(Xn)
-        return zs[-1]
+        return self._net.logits(Xn)
 
     def loss_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: NDArray[Any] | None = None,
                       l2: float = 0.0, *, divisor: int = 0, comm: Any = None) -> float:
@@ -349,8 +356,13 @@ class MLP:
     def train_epoch_prepared(self, Xn: NDArray[Any], Y: NDArray[Any], w: NDArray[Any] | None,
                              order: NDArray[np.int64], batch_size: int, optimizer: Optimizer,
                              l2: float = 0.0, *, freeze_bias: bool = False, comm: Any = None,
-                             step_rows: NDArray[np.int64] | None = None) -> dict[str, Any]:
+                             step_rows: NDArray[np.int64] | None = None,
+                             keep_start: bool = True) -> dict[str, Any]:
         """One native epoch over rows `order` of prepared data (see `_engine`).
+
+        A non-finite loss restores the weights and optimizer state of the
+        epoch's start; keep_start=False saves the memory of that copy and
+        leaves the weights of the last finite step.
 
         With `comm` (a `fastmlp.distributed.Communicator`), this rank's share of
         a distributed epoch: `step_rows` steps, each summed over all ranks.
@@ -363,7 +375,7 @@ class MLP:
             return self._net.train_epoch(
                 Xn, Y, w, order, batch_size, optimizer.name, optimizer.learning_rate,
                 optimizer.momentum, optimizer.beta_1, optimizer.beta_2, optimizer.epsilon, l2,
-                freeze_bias=freeze_bias, **distributed)
+                freeze_bias=freeze_bias, keep_start=keep_start, **distributed)
 
     def reset_optimizer(self) -> None:
         """Zero the optimizer state (velocities, Adam moments, step count)."""
@@ -525,13 +537,13 @@ class MLP:
 
     def _checked_fit_data(self, X, y, sample_weight, validation_data):
         """fit's rows checked on this rank: (X, Y, w, (X_val, y_val, Y_val) or None)."""
-        X = check_features(X, n_features=self.n_inputs, keep_uint8=True)
+        X = self._checked_rows(X)
         n = X.shape[0]
         Y, w = self._targets(y, n), self._weights(sample_weight, n)
         validation = None
         if validation_data is not None:
             X_val, y_val = validation_data
-            X_val = check_features(X_val, n_features=self.n_inputs, keep_uint8=True)
+            X_val = self._checked_rows(X_val)
             validation = (X_val, y_val, self._targets(y_val, X_val.shape[0]))
         return X, Y, w, validation
 
@@ -758,7 +770,8 @@ def _gradient_sample(Xn, Y, seed, max_rows=256):
     if n <= max_rows:
         return Xn, Y
     rows = np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
-    return np.ascontiguousarray(Xn[rows]), np.ascontiguousarray(Y[rows])
+    sample = native_csr(Xn[rows], Xn.dtype) if is_sparse(Xn) else np.ascontiguousarray(Xn[rows])
+    return sample, np.ascontiguousarray(Y[rows])
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:

@@ -252,7 +252,7 @@ class NetworkEstimator(BaseEstimator):
     def _validate_X_y(self, X, y, *, reset, y_numeric=False):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], multi_output=True,
                              dtype=(np.float64, np.float32), y_numeric=y_numeric, reset=reset)
-        return self._dense(X), y
+        return self._rows(X), y
 
     def _validate_X(self, X):
         # The fast path: an ndarray that validate_data would return unchanged
@@ -264,13 +264,13 @@ class NetworkEstimator(BaseEstimator):
                 return plain
         X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"],
                           dtype=(np.float64, np.float32), reset=False)
-        return self._dense(X)
+        return self._rows(X)
 
     @staticmethod
-    def _dense(X):
-        if scipy.sparse.issparse(X):
-            X = X.toarray()
-        return X
+    def _rows(X):
+        """Validated X as the model takes it: dense rows as they are, sparse
+        ones as CSR (they stay sparse all the way to the native core)."""
+        return X.tocsr() if scipy.sparse.issparse(X) else X
 
     def _sample_weight(self, sample_weight, X):
         if sample_weight is None:
@@ -432,7 +432,10 @@ class NetworkEstimator(BaseEstimator):
         comm = self._comm
         batch = self._resolve_batch_size(n if comm is None else max(comm.allgather(n)))
         data = TrainingData(self._native_inputs(X), np.ascontiguousarray(Y, dtype=DTYPE), None,
-                            batch, freeze_bias=self._freeze_bias_now()).distribute(comm)
+                            batch, freeze_bias=self._freeze_bias_now(),
+                            # scikit-learn keeps no copy to roll back to, and
+                            # it would cost three more buffers of the weights
+                            keep_start=False).distribute(comm)
         data.w, data.l2 = self._weights_and_penalty(
             sample_weight, n, batch if comm is None else int(data.step_rows[0]))
         return data
@@ -713,8 +716,8 @@ class _ScikitLearnEpochs(EpochHooks):
         if self.validation is None:
             raise TrainingDivergedError(
                 f"{NON_FINITE_WEIGHTS} The training loss became NaN or infinite at epoch "
-                f"{est.n_iter_ + 1}; {advice}. The model keeps the weights from the start of that "
-                "epoch.")
+                f"{est.n_iter_ + 1}; {advice}. The model keeps the weights of the last step whose "
+                "loss was finite.")
         est.n_iter_ += 1
         est.t_ += self.data.total_rows
         loss = float(result.get("loss", np.nan))
