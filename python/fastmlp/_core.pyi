@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ModelBusyError', 'NetworkF32', 'NetworkF64', 'active_isa', 'best_isa', 'gemm', 'get_num_threads', 'has_openmp', 'set_isa', 'set_num_threads', 'supported_isas']
+__all__: list[str] = ['ModelBusyError', 'NetworkF32', 'NetworkF64', 'active_isa', 'best_isa', 'gemm', 'get_num_threads', 'has_openmp', 'set_isa', 'set_num_threads', 'sparse_products', 'supported_isas']
 class ModelBusyError(RuntimeError):
     """
     Another thread is training this model right now.
@@ -18,17 +18,19 @@ class NetworkF32:
         ...
     def forward_all(self, arg0: numpy.ndarray) -> tuple[list, list]:
         ...
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0, mask_step: typing.SupportsInt | typing.SupportsIndex = -1) -> float:
+    def gradients(self, X: typing.Any, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0, mask_step: typing.SupportsInt | typing.SupportsIndex = -1) -> float:
         """
         The loss and its gradient (in grads); divisor > 0 divides by it instead of the row count; mask_step >= 0 applies the dropout masks of that training step.
         """
-    def loss(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
+    def logits(self, arg0: typing.Any) -> numpy.typing.NDArray[numpy.float32]:
+        ...
+    def loss(self, X: typing.Any, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
         """
         The mean loss; divisor > 0 divides the sum by it instead of the row count.
         """
     def optimizer_state(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def predict(self, arg0: numpy.ndarray) -> numpy.typing.NDArray[numpy.float32]:
+    def predict(self, arg0: typing.Any) -> numpy.typing.NDArray[numpy.float32]:
         ...
     def reset_optimizer(self) -> None:
         ...
@@ -36,9 +38,9 @@ class NetworkF32:
         """
         Inverted dropout while training: one rate per layer in [0, 1), 0 for the output layer; the masks are drawn from `seed`, the step and the unit's place in the batch.
         """
-    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False, reduce: typing.Any = None, global_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, adds_penalty: bool = True, dropout_salt: typing.SupportsInt | typing.SupportsIndex = 0) -> dict:
+    def train_epoch(self, X: typing.Any, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False, reduce: typing.Any = None, global_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, adds_penalty: bool = True, dropout_salt: typing.SupportsInt | typing.SupportsIndex = 0, keep_start: bool = True) -> dict:
         """
-        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it. With reduce (a callable that sums a buffer over every process in place and returns True to ask every process to stop at the next step), the epoch runs len(global_rows) steps of global_rows[s] rows over all processes, calling reduce between backward and update; adds_penalty=False leaves the L2 term to another process; dropout_salt is mixed into the dropout masks (each rank its own).
+        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it. With reduce (a callable that sums a buffer over every process in place and returns True to ask every process to stop at the next step), the epoch runs len(global_rows) steps of global_rows[s] rows over all processes, calling reduce between backward and update; adds_penalty=False leaves the L2 term to another process; dropout_salt is mixed into the dropout masks (each rank its own). A non-finite loss restores the epoch's starting weights and optimizer state; keep_start=False skips keeping them (three buffers of the parameters' size) and leaves the weights of the last finite step.
         """
     def w_offset(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
@@ -82,17 +84,19 @@ class NetworkF64:
         ...
     def forward_all(self, arg0: numpy.ndarray) -> tuple[list, list]:
         ...
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0, mask_step: typing.SupportsInt | typing.SupportsIndex = -1) -> float:
+    def gradients(self, X: typing.Any, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0, mask_step: typing.SupportsInt | typing.SupportsIndex = -1) -> float:
         """
         The loss and its gradient (in grads); divisor > 0 divides by it instead of the row count; mask_step >= 0 applies the dropout masks of that training step.
         """
-    def loss(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
+    def logits(self, arg0: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    def loss(self, X: typing.Any, Y: numpy.ndarray, sample_weight: numpy.ndarray | None = None, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, divisor: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
         """
         The mean loss; divisor > 0 divides the sum by it instead of the row count.
         """
     def optimizer_state(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         ...
-    def predict(self, arg0: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
+    def predict(self, arg0: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
         ...
     def reset_optimizer(self) -> None:
         ...
@@ -100,9 +104,9 @@ class NetworkF64:
         """
         Inverted dropout while training: one rate per layer in [0, 1), 0 for the output layer; the masks are drawn from `seed`, the step and the unit's place in the batch.
         """
-    def train_epoch(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False, reduce: typing.Any = None, global_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, adds_penalty: bool = True, dropout_salt: typing.SupportsInt | typing.SupportsIndex = 0) -> dict:
+    def train_epoch(self, X: typing.Any, Y: numpy.ndarray, sample_weight: numpy.ndarray | None, order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, optimizer: str = 'sgd', learning_rate: typing.SupportsFloat | typing.SupportsIndex = 0.01, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta_2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, *, freeze_bias: bool = False, reduce: typing.Any = None, global_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None = None, adds_penalty: bool = True, dropout_salt: typing.SupportsInt | typing.SupportsIndex = 0, keep_start: bool = True) -> dict:
         """
-        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it. With reduce (a callable that sums a buffer over every process in place and returns True to ask every process to stop at the next step), the epoch runs len(global_rows) steps of global_rows[s] rows over all processes, calling reduce between backward and update; adds_penalty=False leaves the L2 term to another process; dropout_salt is mixed into the dropout masks (each rank its own).
+        One epoch over `order` in batches of `batch_size`. With freeze_bias=True no update changes a bias (or its optimizer state); the weights update as without it. With reduce (a callable that sums a buffer over every process in place and returns True to ask every process to stop at the next step), the epoch runs len(global_rows) steps of global_rows[s] rows over all processes, calling reduce between backward and update; adds_penalty=False leaves the L2 term to another process; dropout_salt is mixed into the dropout masks (each rank its own). A non-finite loss restores the epoch's starting weights and optimizer state; keep_start=False skips keeping them (three buffers of the parameters' size) and leaves the weights of the last finite step.
         """
     def w_offset(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
@@ -157,6 +161,10 @@ def set_isa(arg0: str) -> None:
     ...
 def set_num_threads(arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
+def sparse_products(X: typing.Any, W: numpy.ndarray, delta: numpy.ndarray, reference: bool = False) -> tuple:
+    """
+    (X @ W, X.T @ delta) for a CSR X with int64 indices, by the first layer's sparse kernels (reference=True: their plain twins).
+    """
 def supported_isas() -> list[str]:
     ...
 has_openmp: bool = True
