@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -645,3 +646,100 @@ def test_csv_logger_appending_across_a_resume_keeps_the_earlier_rows(tmp_path):
                                             CSVLogger(log, append=True)])
     lines = log.read_text().splitlines()
     assert [line.split(",")[0] for line in lines] == ["epoch", "1", "2", "1", "2", "3", "4"]
+
+
+# --------------------------------------------------------------- estimators: backup_dir
+ESTIMATOR_FIT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from fastmlp import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 20))
+    y = (X[:, 0] + X[:, 1] ** 2 > 0.8).astype(int) + (X[:, 2] > 0.5)
+    model = MLPClassifier((64,), solver=sys.argv[2], max_iter=12, early_stopping=True,
+                          n_iter_no_change=50, learning_rate_init=0.01, batch_size=32,
+                          random_state=3, verbose=True, backup_dir=sys.argv[1])
+    model.fit(X, y)
+""")
+
+
+def _estimator_fit(folder, solver):
+    from fastmlp import MLPClassifier
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 20))
+    y = (X[:, 0] + X[:, 1] ** 2 > 0.8).astype(int) + (X[:, 2] > 0.5)
+    return MLPClassifier((64,), solver=solver, max_iter=12, early_stopping=True,
+                         n_iter_no_change=50, learning_rate_init=0.01, batch_size=32,
+                         random_state=3, backup_dir=folder), X, y
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_an_estimator_killed_mid_fit_resumes_to_the_uninterrupted_result(tmp_path, solver,
+                                                                          capsys):
+    script = tmp_path / "estimator_fit.py"
+    script.write_text(ESTIMATOR_FIT)
+    folder = tmp_path / "backup"
+    with subprocess.Popen([sys.executable, "-u", str(script), str(folder), solver],
+                          stdout=subprocess.PIPE, text=True) as child:
+        for line in child.stdout:
+            if line.startswith("Iteration 5,"):
+                child.kill()   # SIGKILL, wherever epoch 6 is
+                break
+        child.wait(timeout=120)
+    assert child.returncode == -signal.SIGKILL
+    assert (folder / "estimator_state.npz").exists()
+    reference, X, y = _estimator_fit(None, solver)
+    reference.fit(X, y)
+    resumed, X, y = _estimator_fit(folder, solver)
+    capsys.readouterr()
+    resumed.set_params(verbose=True).fit(X, y)
+    printed = [int(line.split()[1].rstrip(",")) for line in capsys.readouterr().out.splitlines()
+               if line.startswith("Iteration")]
+    # it went on after the killed fit's last backup (after epoch 4 or 5), not from the start
+    assert printed[0] in (5, 6) and printed[-1] == 12
+    assert resumed.n_iter_ == reference.n_iter_ == 12
+    assert resumed.loss_curve_ == reference.loss_curve_
+    assert resumed.validation_scores_ == reference.validation_scores_
+    assert resumed.best_validation_score_ == reference.best_validation_score_
+    assert resumed.t_ == reference.t_
+    for a, b in zip(resumed.coefs_ + resumed.intercepts_,
+                    reference.coefs_ + reference.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert not (folder / "estimator_state.npz").exists()
+
+
+def test_an_estimator_backup_of_another_fit_is_refused_and_left_alone(tmp_path, monkeypatch):
+    from fastmlp import MLPClassifier
+    from fastmlp.estimators._backup import EstimatorBackup
+    model, X, y = _estimator_fit(tmp_path, "adam")
+    model.set_params(max_iter=1, early_stopping=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    assert not (tmp_path / "estimator_state.npz").exists()   # the fit ended: deleted
+    # A fit that ends without deleting its backup leaves what a crash would.
+    monkeypatch.setattr(EstimatorBackup, "delete", lambda self: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    monkeypatch.undo()
+    path = tmp_path / "estimator_state.npz"
+    before = path.read_bytes()
+    other = MLPClassifier((32,), max_iter=3, backup_dir=tmp_path, random_state=0)
+    with pytest.raises(ValueError, match=r"made by a different fit.*hidden_layer_sizes.*delete it"):
+        other.fit(X, y)
+    with pytest.raises(ValueError, match=r"made by a different fit.*training_rows"):
+        MLPClassifier((64,), max_iter=3, learning_rate_init=0.01, batch_size=32,
+                      random_state=3, backup_dir=tmp_path).fit(X[:100], y[:100])
+    assert path.read_bytes() == before
+
+
+def test_backup_dir_is_refused_where_it_cannot_work(tmp_path):
+    from fastmlp import LogisticRegression, MLPRegressor
+    X, y = _data()
+    with pytest.raises(ValueError, match="backup_dir needs a stochastic solver.*'lbfgs'"):
+        LogisticRegression(backup_dir=tmp_path).fit(X, y)
+    with pytest.raises(FileNotFoundError, match="expected its parent .* existing folder"):
+        MLPRegressor(hidden_layer_sizes=(4,), max_iter=2,
+                     backup_dir=tmp_path / "missing" / "deeper").fit(X, X[:, 0])

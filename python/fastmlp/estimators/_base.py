@@ -46,6 +46,7 @@ from .._validation import plain_rows
 from ..distributed import agreed, communicator, fitting
 from ..errors import TrainingDivergedError
 from ..model import MLP
+from ._backup import EstimatorBackup
 from ._params import STOCHASTIC_SOLVERS
 
 # scikit-learn's spelling of our activation names (fitted attributes use it).
@@ -165,6 +166,7 @@ class NetworkEstimator(BaseEstimator):
     def _checked_inputs(self, X, y, sample_weight, eval_set, first, incremental):
         """This rank's checks: (X, y, sample_weight, eval_set) validated."""
         self._check_own_params()
+        self._check_backup_dir()
         if incremental:
             stochastic_solver(self)
         X, y = self._validate_X_y(X, y, reset=first, y_numeric=not self._is_classifier_estimator)
@@ -180,6 +182,16 @@ class NetworkEstimator(BaseEstimator):
         if prepared_eval is not None and incremental:
             raise ValueError("partial_fit does not take eval_set")
         return X, y, sample_weight, prepared_eval
+
+    def _check_backup_dir(self):
+        if getattr(self, "backup_dir", None) is None:
+            return
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise ValueError(f"backup_dir needs a stochastic solver ('sgd' or 'adam'): the epochs "
+                             f"of solver={self.solver!r} cannot be backed up and resumed")
+        if self._comm is not None:
+            raise ValueError("backup_dir is not available with comm=: each rank would write its "
+                             "own backup; pickle the estimator on rank 0 after the fit instead")
 
     def _weights_given_before_first_fit(self, incremental):
         """coefs_ / intercepts_ set by hand on an estimator that was never fitted.
@@ -591,9 +603,11 @@ class NetworkEstimator(BaseEstimator):
                 self.best_validation_score_ = -np.inf
         self.n_iter_ = 0
         hooks = _ScikitLearnEpochs(self, data, validation, incremental)
+        done = hooks.resume()
+        # the optimizer after resume: it carries the learning rate in effect
         run_epochs(self._model, data, self._optimizer(), hooks,
-                   epochs=1 if incremental else self.max_iter, rng=self._rng,
-                   shuffle=self.shuffle)
+                   epochs=1 if incremental else max(0, self.max_iter - done), rng=self._rng,
+                   shuffle=self.shuffle, first_epoch=done + 1)
 
     def _should_stop(self):
         """scikit-learn's trigger_stopping: adaptive SGD first divides the rate by 5."""
@@ -697,6 +711,13 @@ class _ScikitLearnEpochs(EpochHooks):
         self.validation = validation
         self.incremental = incremental
         self.best = BestWeights(estimator._model) if validation is not None else None
+        folder = getattr(estimator, "backup_dir", None)
+        self.backup = (EstimatorBackup(estimator, data, self.best)
+                       if folder is not None and not incremental else None)
+
+    def resume(self):
+        """Continue a backed-up fit: the epochs it had completed (0 without a backup)."""
+        return 0 if self.backup is None else self.backup.resume()
 
     def learning_rate(self, epoch, optimizer):
         return self.est._learning_rate_
@@ -738,6 +759,13 @@ class _ScikitLearnEpochs(EpochHooks):
             ConvergenceWarning, stacklevel=7)
 
     def end_of_epoch(self, epoch, result, seconds):
+        stop = self._bookkeeping(result)
+        if self.backup is not None:
+            self.backup.save()   # after every decision of this epoch
+        return stop
+
+    def _bookkeeping(self, result):
+        """scikit-learn's per-epoch records and stopping rules; True stops."""
         est, data = self.est, self.data
         est.n_iter_ += 1
         est.loss_ = float(est._report_loss(result["loss"], data.n_batches, data.total_rows))
@@ -761,7 +789,7 @@ class _ScikitLearnEpochs(EpochHooks):
         if est.n_iter_ == est.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
-                "the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=7)
+                "the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=8)
         return False
 
     def interrupted(self):
@@ -771,3 +799,5 @@ class _ScikitLearnEpochs(EpochHooks):
     def finished(self):
         if self.best is not None:
             self.best.restore()
+        if self.backup is not None:
+            self.backup.delete()

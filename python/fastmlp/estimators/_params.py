@@ -6,6 +6,7 @@ so a bad parameter gets scikit-learn's own message, naming the parameter,
 what it accepts and what came.
 """
 
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -54,3 +55,5 @@ SOLVER_PARAMETERS = {
 }
 
 CLASS_WEIGHT = [dict, StrOptions({"balanced"}), None]
+# A folder for the per-epoch backup of a stochastic fit (estimators/_backup.py).
+BACKUP_DIR = [str, os.PathLike, None]

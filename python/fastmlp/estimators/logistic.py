@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 
 from ._base import NetworkEstimator, stochastic_solver, takes_comm
-from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, SOLVER_PARAMETERS
+from ._params import BACKUP_DIR, CLASS_WEIGHT, FASTMLP_PARAMETERS, SOLVER_PARAMETERS
 from ._targets import ClassifierTargets, LogProbabilities
 
 
@@ -51,6 +51,8 @@ class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, N
     epsilon, n_iter_no_change, max_fun : as in MLPClassifier (stochastic solvers).
     normalize : None, 'zscore' or 'minmax' (kept in the model).
     n_threads : OpenMP threads during fit and predict.
+    backup_dir : folder or None; with 'sgd' or 'adam', as in MLPClassifier: a killed
+        fit run again resumes after its last complete epoch.
 
     Attributes
     ----------
@@ -74,6 +76,7 @@ class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, N
         "class_weight": CLASS_WEIGHT,
         **SOLVER_PARAMETERS,
         **FASTMLP_PARAMETERS,
+        "backup_dir": BACKUP_DIR,
     }
 
     def __init__(self, penalty="deprecated", *, C=1.0, l1_ratio=0.0, dual=False, tol=1e-4,
@@ -83,7 +86,7 @@ class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, N
                  learning_rate_init=0.01, power_t=0.5, shuffle=True, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 normalize=None, n_threads=None) -> None:
+                 normalize=None, n_threads=None, backup_dir=None) -> None:
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
@@ -114,6 +117,7 @@ class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, N
         self.max_fun = max_fun
         self.normalize = normalize
         self.n_threads = n_threads
+        self.backup_dir = backup_dir
 
     def _network_plan(self, n_outputs):
         return [], "identity", self._output_activation_for_targets()

@@ -22,6 +22,7 @@ from .._names import canonical_activation
 from .._validation import check_dropout
 from ._base import NetworkEstimator, stochastic_solver, takes_comm
 from ._params import (
+    BACKUP_DIR,
     CLASS_WEIGHT,
     FASTMLP_PARAMETERS,
     HIDDEN_ACTIVATIONS,
@@ -41,6 +42,7 @@ MLP_PARAMETERS = {
     "alpha": [NON_NEGATIVE],
     "init": [StrOptions({"lecun", "he", "glorot"}), None],
     "dropout": [UNIT_OPEN_RIGHT, "array-like"],
+    "backup_dir": BACKUP_DIR,
     **SOLVER_PARAMETERS,
     **FASTMLP_PARAMETERS,
 }
@@ -102,6 +104,11 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
     dropout : float or one float per hidden layer, in [0, 1) (default 0): inverted
         dropout of the hidden units while training with 'sgd' or 'adam' (see
         `fastmlp.MLP`); predictions use every unit.
+    backup_dir : folder or None. With 'sgd' or 'adam', `fit` backs up its whole
+        state there after every epoch (atomically); a fit killed mid-way and run
+        again the same way resumes after the last complete epoch and ends with
+        the same weights as an uninterrupted fit. Deleted when the fit ends.
+        partial_fit writes no backup (pickle the estimator between calls).
 
     fit(X, y, sample_weight=None, eval_set=None): with eval_set=(X_val, y_val),
     training stops when the validation accuracy stops improving (tol,
@@ -118,7 +125,7 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  class_weight=None, init=None, normalize=None, n_threads=None,
-                 dropout=0.0) -> None:
+                 dropout=0.0, backup_dir=None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -147,6 +154,7 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
         self.normalize = normalize
         self.n_threads = n_threads
         self.dropout = dropout
+        self.backup_dir = backup_dir
 
     @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
@@ -208,7 +216,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  out_activation="identity", init=None, normalize=None, n_threads=None,
-                 dropout=0.0) -> None:
+                 dropout=0.0, backup_dir=None) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -238,6 +246,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.normalize = normalize
         self.n_threads = n_threads
         self.dropout = dropout
+        self.backup_dir = backup_dir
 
     def _check_own_params(self):
         super()._check_own_params()
