@@ -105,6 +105,18 @@ def test_a_full_batch_fit_on_k_ranks_equals_the_one_process_fit_in_float64(ranks
     np.testing.assert_allclose(results[0]["regressor_loss"], regressor.loss_curve_, rtol=1e-4)
 
 
+def test_sparse_shards_on_two_ranks_give_the_one_process_fit(tmp_path):
+    import scipy.sparse
+    _, _, results = run(2, "sparse_rows", tmp_path)
+    assert_same_on_every_rank(results)
+    X = scipy.sparse.random(150, 40, density=0.1, format="csr", dtype=np.float64,
+                            random_state=np.random.default_rng(5))
+    _, y = the_data(150)
+    model = fastmlp.MLP([40, 7, 3], "tanh", "softmax", dtype="float64", seed=3)
+    model.fit(X, y, epochs=4, batch_size=None, optimizer="adam", learning_rate=0.05, l2=0.01)
+    np.testing.assert_allclose(results[0]["params"], model.params, rtol=1e-12, atol=1e-13)
+
+
 @pytest.mark.parametrize("ranks", [2, 3])
 def test_every_estimator_keeps_bit_identical_replicas_over_uneven_shards(ranks, tmp_path):
     _, _, results = run(ranks, "replicas", tmp_path)

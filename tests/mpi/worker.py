@@ -219,6 +219,19 @@ def interrupt(out_dir):
            clf_params=clf._model.params, clf_n_iter=clf.n_iter_)
 
 
+def sparse_rows(out_dir):
+    # Each rank's shard of one CSR matrix, kept sparse into the native core.
+    import scipy.sparse
+    X = scipy.sparse.random(150, 40, density=0.1, format="csr", dtype=np.float64,
+                            random_state=np.random.default_rng(5))
+    _, y = data()
+    part = uneven_shard(150)
+    model = fastmlp.MLP([40, 7, 3], "tanh", "softmax", dtype="float64", seed=3)
+    model.fit(X[part], y[part], epochs=4, batch_size=None, optimizer="adam", learning_rate=0.05,
+              l2=0.01, comm=COMM)
+    report(out_dir, params=model.params)
+
+
 if __name__ == "__main__":
     scenario, out_dir = sys.argv[1], sys.argv[2]
     globals()[scenario](out_dir)
