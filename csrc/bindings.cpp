@@ -31,12 +31,13 @@ Isa isa_from_name(const std::string& name) {
                         "': expected one of reference, baseline, avx2, avx512");
 }
 
-// C = op(A) op(B) in float32 through the active kernel table (or a named one); with
-// `into` (a C-contiguous float32 M x Nc array), the kernels' accumulate form
-// into += op(A) op(B), so tests reach beta = 1.
-py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
-                            py::array_t<float, py::array::c_style> B, bool trans_a, bool trans_b,
-                            const std::string& isa_request, py::object into) {
+// C = op(A) op(B) in float32 or float64 through the active kernel table (or a
+// named one); with `into` (a C-contiguous M x Nc array of the same dtype),
+// the kernels' accumulate form into += op(A) op(B), so tests reach beta = 1.
+template <typename T>
+py::array_t<T> ops_gemm(py::array_t<T, py::array::c_style> A, py::array_t<T, py::array::c_style> B,
+                        bool trans_a, bool trans_b, const std::string& isa_request,
+                        py::object into) {
   if (A.ndim() != 2 || B.ndim() != 2)
     throw py::value_error("gemm expects 2-D arrays, got A.ndim=" + std::to_string(A.ndim()) +
                           " and B.ndim=" + std::to_string(B.ndim()));
@@ -51,28 +52,31 @@ py::array_t<float> ops_gemm(py::array_t<float, py::array::c_style> A,
   if (!isa_supported(isa))
     throw py::value_error(std::string("instruction set '") + isa_name(isa) +
                           "' is not supported by this CPU");
-  py::array_t<float> C;
-  float beta = 0.f;
+  py::array_t<T> C;
+  T beta = 0;
   if (into.is_none()) {
-    C = py::array_t<float>({M, Nc});
+    C = py::array_t<T>({M, Nc});
   } else {
     auto given = py::array::ensure(into);
-    if (!given || !given.dtype().is(py::dtype::of<float>()) || given.ndim() != 2 ||
+    if (!given || !given.dtype().is(py::dtype::of<T>()) || given.ndim() != 2 ||
         given.shape(0) != M || given.shape(1) != Nc || !(given.flags() & py::array::c_style) ||
         !given.writeable())
       throw py::value_error(
-          "gemm's `into` must be a writable C-contiguous float32 array of shape (" +
+          "gemm's `into` must be a writable C-contiguous " + std::string(sizeof(T) == 4 ? "float32" : "float64") + " array of shape (" +
           std::to_string(M) + ", " + std::to_string(Nc) + ")");
-    C = py::reinterpret_borrow<py::array_t<float>>(given);
-    beta = 1.f;
+    C = py::reinterpret_borrow<py::array_t<T>>(given);
+    beta = 1;
   }
-  const float* a = A.data();
-  const float* b = B.data();
-  float* c = C.mutable_data();
+  const T* a = A.data();
+  const T* b = B.data();
+  T* c = C.mutable_data();
   const int64_t lda = A.shape(1), ldb = B.shape(1);
   {
     py::gil_scoped_release release;
-    kernels_for(isa).sgemm(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, beta);
+    if constexpr (sizeof(T) == 4)
+      kernels_for(isa).sgemm(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, beta);
+    else
+      kernels_for(isa).dgemm(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, beta);
   }
   return C;
 }
@@ -86,10 +90,14 @@ PYBIND11_MODULE(_core, m) {
   // fastmlp.errors re-exports it as fastmlp.ModelBusyError.
   py::register_exception<ModelBusyError>(m, "ModelBusyError", PyExc_RuntimeError);
 
-  m.def("gemm", &ops_gemm, py::arg("A"), py::arg("B"), py::arg("trans_a") = false,
+  // One name, two dtypes: pybind11 picks the overload whose dtype matches exactly.
+  m.def("gemm", &ops_gemm<float>, py::arg("A"), py::arg("B"), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("isa") = "", py::arg("into") = py::none(),
-        "C = op(A) @ op(B) in float32; isa='' uses the active instruction set. "
-        "With into=C (float32, C-contiguous, M x Nc): C += op(A) @ op(B), in place.");
+        "C = op(A) @ op(B) in float32 (or float64, for float64 A and B); isa='' uses the "
+        "active instruction set. With into=C (the same dtype, C-contiguous, M x Nc): "
+        "C += op(A) @ op(B), in place.");
+  m.def("gemm", &ops_gemm<double>, py::arg("A"), py::arg("B"), py::arg("trans_a") = false,
+        py::arg("trans_b") = false, py::arg("isa") = "", py::arg("into") = py::none());
   m.def("active_isa", [] { return std::string(isa_name(active_isa())); });
   m.def("best_isa", [] { return std::string(isa_name(best_supported_isa())); });
   m.def("supported_isas", [] {

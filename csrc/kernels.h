@@ -25,14 +25,13 @@ template <typename T>
 void gemm_reference(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
                     int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);
 
-// The portable cache-blocked loop: the float64 path, and the float32
-// baseline on targets without SSE2.
+// The portable cache-blocked loop: the baseline table's GEMM on targets
+// without SSE2.
 template <typename T>
 void gemm_blocked(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
                   bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);
 
-// float32 goes through the active kernel table; float64 (gradient checks)
-// through gemm_blocked.
+// float32 and float64 go through the active kernel table (sgemm, dgemm).
 template <typename T>
 void gemm(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
           bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta);

@@ -90,7 +90,7 @@ template <>
 void gemm<double>(double* C, int64_t ldc, const double* A, int64_t lda, bool trans_a,
                   const double* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K,
                   double beta) {
-  gemm_blocked<double>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
+  kernels().dgemm(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, beta);
 }
 
 }  // namespace fastmlp

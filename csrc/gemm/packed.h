@@ -1,10 +1,10 @@
-// The packed float32 GEMM driver, written once over a small vector-ops policy V
-// (gemm/vec_<isa>.h) and instantiated by each isa/<isa>.cpp under its own
-// compiler flags. Everything here has internal linkage (anonymous
+// The packed GEMM driver, written once over a small vector-ops policy V
+// (gemm/vec_<isa>.h; V::T is float or double) and instantiated by each
+// isa/<isa>.cpp under its own compiler flags. Everything here has internal linkage (anonymous
 // namespace), so the AVX-512 and AVX2 copies never merge at link time.
 //
 // Policy V provides:
-//   Reg, Mask, kLanes, kRows1, kRows2 (micro-tile rows for 1 and 2 vectors of
+//   T (the element type), Reg, Mask, kLanes, kRows1, kRows2 (micro-tile rows for 1 and 2 vectors of
 //   columns), kMaxKc (longest K one micro-kernel call walks: past it C takes
 //   one extra load/store per block while the A and B slivers stay cached),
 //   zero, load, maskload, store, maskstore, bcast, fma, add,
@@ -55,8 +55,9 @@ constexpr int64_t kL2BlockBytes = int64_t(1) << 19;
 // in place has adjacent rows); b(k,j) = b[k*b_step + j].
 // kEdge: only `ncols` columns are valid (masked stores);
 // kMaskLoad: B is read in place, so its loads must be masked too.
-template <class V, int MR, int NV, bool kRowStrideA, bool kEdge, bool kMaskLoad>
-void micro_tile(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+template <class V, int MR, int NV, bool kRowStrideA, bool kEdge, bool kMaskLoad,
+          class T = typename V::T>
+void micro_tile(T* c, int64_t ldc, const T* a, int64_t a_rs, int64_t a_cs, const T* b,
                 int64_t b_step, int64_t K, int ncols, bool accumulate) {
   using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
@@ -87,7 +88,7 @@ void micro_tile(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_c
 
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) {
-    float* ci = c + i * ldc;
+    T* ci = c + i * ldc;
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
       Reg r = acc[i][j];
@@ -102,13 +103,15 @@ void micro_tile(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_c
   }
 }
 
-using TileFn = void (*)(float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t,
-                        int64_t, int, bool);
+template <class T>
+using TileFn = void (*)(T*, int64_t, const T*, int64_t, int64_t, const T*, int64_t, int64_t, int,
+                        bool);
 
 // Tile kernels indexed by row count - 1, so edge rows run an exact-height
 // kernel instead of computing padding.
 template <class V, int NV, bool kRowStrideA, bool kEdge, bool kMaskLoad, int... I>
-constexpr std::array<TileFn, sizeof...(I)> tile_table(std::integer_sequence<int, I...>) {
+constexpr std::array<TileFn<typename V::T>, sizeof...(I)> tile_table(
+    std::integer_sequence<int, I...>) {
   return {&micro_tile<V, I + 1, NV, kRowStrideA, kEdge, kMaskLoad>...};
 }
 
@@ -116,45 +119,45 @@ template <class V, int NV, bool kRowStrideA>
 struct Tiles {
   static constexpr int kRows = NV == 1 ? V::kRows1 : V::kRows2;
   static constexpr auto seq = std::make_integer_sequence<int, kRows>{};
-  static constexpr std::array<TileFn, kRows> full =
-      tile_table<V, NV, kRowStrideA, false, false>(seq);
-  static constexpr std::array<TileFn, kRows> edge =
-      tile_table<V, NV, kRowStrideA, true, false>(seq);
-  static constexpr std::array<TileFn, kRows> edge_masked =
+  using Fn = TileFn<typename V::T>;
+  static constexpr std::array<Fn, kRows> full = tile_table<V, NV, kRowStrideA, false, false>(seq);
+  static constexpr std::array<Fn, kRows> edge = tile_table<V, NV, kRowStrideA, true, false>(seq);
+  static constexpr std::array<Fn, kRows> edge_masked =
       tile_table<V, NV, kRowStrideA, true, true>(seq);
 };
 
 // ------------------------------------------------------------------ packing
 // panel[k*NR + j] = op(B)(k, j0 + j) for one sliver, zero beyond Nc.
-inline void pack_b_sliver(float* panel, const float* B, int64_t ldb, bool trans_b, int64_t j0,
+template <class T>
+inline void pack_b_sliver(T* panel, const T* B, int64_t ldb, bool trans_b, int64_t j0,
                           int64_t ncols, int64_t NR, int64_t K) {
   if (!trans_b) {
     for (int64_t k = 0; k < K; ++k) {
-      float* dst = panel + k * NR;
-      std::memcpy(dst, B + k * ldb + j0, sizeof(float) * ncols);
-      for (int64_t j = ncols; j < NR; ++j) dst[j] = 0.f;
+      T* dst = panel + k * NR;
+      std::memcpy(dst, B + k * ldb + j0, sizeof(T) * ncols);
+      for (int64_t j = ncols; j < NR; ++j) dst[j] = T(0);
     }
     return;
   }
   // B is stored Nc x K: read each stored row contiguously, write it down a column.
   for (int64_t j = 0; j < ncols; ++j) {
-    const float* src = B + (j0 + j) * ldb;
+    const T* src = B + (j0 + j) * ldb;
     for (int64_t k = 0; k < K; ++k) panel[k * NR + j] = src[k];
   }
   for (int64_t j = ncols; j < NR; ++j)
-    for (int64_t k = 0; k < K; ++k) panel[k * NR + j] = 0.f;
+    for (int64_t k = 0; k < K; ++k) panel[k * NR + j] = T(0);
 }
 
 // ------------------------------------------------------------------ M == 1
 // c[j0 .. j0 + NB*L) (+)= a[K] B[K, those columns]: NB accumulators, one pass down B.
-template <class V, int NB>
-void gemv_block(float* c, const float* a, const float* B, int64_t ldb, int64_t j0, int64_t K,
+template <class V, int NB, class T = typename V::T>
+void gemv_block(T* c, const T* a, const T* B, int64_t ldb, int64_t j0, int64_t K,
                 bool accumulate) {
   using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
   Reg acc[NB];
   for (int v = 0; v < NB; ++v) acc[v] = V::zero();
-  const float* b = B + j0;
+  const T* b = B + j0;
   for (int64_t k = 0; k < K; ++k, b += ldb) {
     const Reg av = V::bcast(a + k);
 #pragma GCC unroll 16
@@ -172,9 +175,9 @@ void gemv_block(float* c, const float* a, const float* B, int64_t ldb, int64_t j
 // columns with 32 vector registers, else 64): longer contiguous runs of each
 // row of B, and fewer passes. Every output is the same ascending-k chain
 // whatever block it falls in.
-template <class V>
-void gemv_rows(float* c, const float* a, const float* B, int64_t ldb, int64_t j_begin,
-               int64_t j_end, int64_t K, bool accumulate) {
+template <class V, class T = typename V::T>
+void gemv_rows(T* c, const T* a, const T* B, int64_t ldb, int64_t j_begin, int64_t j_end,
+               int64_t K, bool accumulate) {
   constexpr int L = V::kLanes;
   constexpr int kNarrow = 64 / L;
   constexpr int kWide = L >= 16 ? 128 / L : kNarrow;
@@ -187,7 +190,7 @@ void gemv_rows(float* c, const float* a, const float* B, int64_t ldb, int64_t j_
   for (; j < j_end; j += L) {
     const auto m = V::mask_for(static_cast<int>(j_end - j));
     Reg acc = V::zero();
-    const float* b = B + j;
+    const T* b = B + j;
     for (int64_t k = 0; k < K; ++k, b += ldb) acc = V::fma(V::bcast(a + k), V::maskload(b, m), acc);
     if (accumulate) acc = V::add(acc, V::maskload(c + j, m));
     V::maskstore(c + j, m, acc);
@@ -196,23 +199,23 @@ void gemv_rows(float* c, const float* a, const float* B, int64_t ldb, int64_t j_
 
 // c[1, Nc] (+)= a[K] B^T where B is stored Nc x K: one dot product per stored
 // row, four rows at a time so each load of `a` feeds four FMAs.
-template <class V>
-void gemv_dots(float* c, const float* a, const float* B, int64_t ldb, int64_t j_begin,
-               int64_t j_end, int64_t K, bool accumulate) {
+template <class V, class T = typename V::T>
+void gemv_dots(T* c, const T* a, const T* B, int64_t ldb, int64_t j_begin, int64_t j_end,
+               int64_t K, bool accumulate) {
   using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
   const auto tail = V::mask_for(static_cast<int>(K % L));
   const int64_t k_full = K - K % L;
   int64_t j = j_begin;
   auto finish = [&](int64_t jj, Reg acc) {
-    const float s = V::hsum(acc);
+    const T s = V::hsum(acc);
     c[jj] = accumulate ? c[jj] + s : s;
   };
   for (; j + 4 <= j_end; j += 4) {
-    const float* b0 = B + j * ldb;
-    const float* b1 = b0 + ldb;
-    const float* b2 = b1 + ldb;
-    const float* b3 = b2 + ldb;
+    const T* b0 = B + j * ldb;
+    const T* b1 = b0 + ldb;
+    const T* b2 = b1 + ldb;
+    const T* b3 = b2 + ldb;
     Reg s0 = V::zero(), s1 = V::zero(), s2 = V::zero(), s3 = V::zero();
     int64_t k = 0;
     for (; k < k_full; k += L) {
@@ -235,7 +238,7 @@ void gemv_dots(float* c, const float* a, const float* B, int64_t ldb, int64_t j_
     finish(j + 3, s3);
   }
   for (; j < j_end; ++j) {
-    const float* b0 = B + j * ldb;
+    const T* b0 = B + j * ldb;
     Reg s0 = V::zero();
     int64_t k = 0;
     for (; k < k_full; k += L) s0 = V::fma(V::load(a + k), V::load(b0 + k), s0);
@@ -245,13 +248,13 @@ void gemv_dots(float* c, const float* a, const float* B, int64_t ldb, int64_t j_
 }
 
 // C[1, Nc] (+)= op(A)[1, K] op(B)[K, Nc]: no packing of B (it is used once).
-template <class V>
-void gemv(float* c, const float* A, int64_t lda, bool trans_a, const float* B, int64_t ldb,
-          bool trans_b, int64_t Nc, int64_t K, bool accumulate) {
+template <class V, class T = typename V::T>
+void gemv(T* c, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb, bool trans_b,
+          int64_t Nc, int64_t K, bool accumulate) {
   // A stored K x 1 with a stride: gather it once so the loops read it contiguously.
-  const float* a = A;
+  const T* a = A;
   if (trans_a && lda != 1) {
-    thread_local std::vector<float> gathered;
+    thread_local std::vector<T> gathered;
     if (static_cast<int64_t>(gathered.size()) < K) gathered.resize(K);
     for (int64_t k = 0; k < K; ++k) gathered[k] = A[k * lda];
     a = gathered.data();
@@ -284,14 +287,14 @@ void gemv(float* c, const float* A, int64_t lda, bool trans_a, const float* B, i
 // C[M, 1] (+)= op(A)[M, K] op(B)[K, 1] (a single-output layer: binary logistic
 // regression, perceptron), computed as its transpose C^T = op(B)^T op(A)^T so
 // the vector runs along M instead of wasting all but one lane of a tile.
-template <class V>
-void gemv_column(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, const float* B,
+template <class V, class T = typename V::T>
+void gemv_column(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
                  int64_t ldb, bool trans_b, int64_t M, int64_t K, bool accumulate) {
   // op(B)^T as a 1 x K row: contiguous when B is stored 1 x K, else strided.
   const bool row_strided = !trans_b;
   // op(A)^T is K x M: A^T stored K x M is already that; row-major A is its transpose.
-  float* c = C;
-  thread_local std::vector<float> column;
+  T* c = C;
+  thread_local std::vector<T> column;
   if (ldc != 1) {
     if (static_cast<int64_t>(column.size()) < M) column.resize(M);
     c = column.data();
@@ -304,13 +307,14 @@ void gemv_column(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_
 }
 
 // ------------------------------------------------------------------ driver
+template <class T>
 struct GemmArgs {
-  float* C;
+  T* C;
   int64_t ldc;
-  const float* A;
+  const T* A;
   int64_t lda;
   bool trans_a;
-  const float* B;
+  const T* B;
   int64_t ldb;
   bool trans_b;
   int64_t M, Nc, K;
@@ -328,14 +332,15 @@ enum class AMode {
 // The work of one call, shared by all threads of the region.
 template <class V, int NV>
 struct Plan {
+  using T = typename V::T;
   static constexpr int MR = Tiles<V, NV, false>::kRows;
   static constexpr int NR = NV * V::kLanes;
-  const GemmArgs& g;
-  float* b_packed;  // nullptr: read B in place
+  const GemmArgs<T>& g;
+  T* b_packed;  // nullptr: read B in place
   AMode a_mode;
   int64_t n_row_tiles, n_slivers, col_blocks, kc;
 
-  const float* sliver(int64_t s, int64_t* step) const {
+  const T* sliver(int64_t s, int64_t* step) const {
     if (b_packed != nullptr) {
       *step = NR;
       return b_packed + s * NR * g.K;
@@ -351,9 +356,9 @@ struct Plan {
   }
 
   template <bool kRowStrideA>
-  static TileFn pick(int mr, bool edge, bool masked_loads) {
-    using T = Tiles<V, NV, kRowStrideA>;
-    return !edge ? T::full[mr - 1] : masked_loads ? T::edge_masked[mr - 1] : T::edge[mr - 1];
+  static TileFn<T> pick(int mr, bool edge, bool masked_loads) {
+    using Set = Tiles<V, NV, kRowStrideA>;
+    return !edge ? Set::full[mr - 1] : masked_loads ? Set::edge_masked[mr - 1] : Set::edge[mr - 1];
   }
 
   // One row tile against one block of column slivers. Items run block-major,
@@ -364,7 +369,7 @@ struct Plan {
     const int64_t s_end = (cb + 1) * n_slivers / col_blocks;
     const int64_t i0 = rt * MR;
     const int mr = static_cast<int>(std::min<int64_t>(MR, g.M - i0));
-    const float* a;
+    const T* a;
     int64_t a_rs = 1, a_cs;
     if (a_mode == AMode::in_place)
       a = g.A + i0, a_cs = g.lda;
@@ -379,9 +384,9 @@ struct Plan {
         const int64_t j0 = s * NR;
         const int ncols = static_cast<int>(std::min<int64_t>(NR, g.Nc - j0));
         int64_t b_step;
-        const float* b = sliver(s, &b_step);
+        const T* b = sliver(s, &b_step);
         const bool edge = ncols != NR, masked_loads = b_packed == nullptr;
-        TileFn fn = a_mode == AMode::row_strided ? pick<true>(mr, edge, masked_loads)
+        TileFn<T> fn = a_mode == AMode::row_strided ? pick<true>(mr, edge, masked_loads)
                                                  : pick<false>(mr, edge, masked_loads);
         fn(g.C + i0 * g.ldc + j0, g.ldc, a + k0 * a_cs, a_rs, a_cs, b + k0 * b_step, b_step, kn,
            ncols, accumulate);
@@ -390,18 +395,20 @@ struct Plan {
   }
 };
 
-// n floats from a reused buffer, starting on a 64-byte line so that no
+// n values from a reused buffer, starting on a 64-byte line so that no
 // full-vector load of a packed sliver straddles two cache lines.
-inline float* grow(std::vector<float>& buf, int64_t n) {
-  constexpr int64_t kLineFloats = 16;
-  if (static_cast<int64_t>(buf.size()) < n + kLineFloats) buf.resize(n + kLineFloats);
+template <class T>
+inline T* grow(std::vector<T>& buf, int64_t n) {
+  constexpr int64_t kLineValues = 64 / sizeof(T);
+  if (static_cast<int64_t>(buf.size()) < n + kLineValues) buf.resize(n + kLineValues);
   const auto addr = reinterpret_cast<std::uintptr_t>(buf.data());
-  const auto offset = ((64 - addr % 64) % 64) / sizeof(float);
+  const auto offset = ((64 - addr % 64) % 64) / sizeof(T);
   return buf.data() + offset;
 }
 
 template <class V, int NV>
-void gemm_tiles(const GemmArgs& g) {
+void gemm_tiles(const GemmArgs<typename V::T>& g) {
+  using T = typename V::T;
   using P = Plan<V, NV>;
   const int64_t n_row_tiles = (g.M + P::MR - 1) / P::MR;
   const int64_t n_slivers = (g.Nc + P::NR - 1) / P::NR;
@@ -410,15 +417,16 @@ void gemm_tiles(const GemmArgs& g) {
   // Column blocks: enough that one block of B (K x columns) stays in about
   // half of a 1 MiB L2 while a thread walks its row tiles, and, with few row
   // tiles, enough that every thread gets columns of its own.
-  const int64_t l2_blocks = (g.K * n_slivers * P::NR * 4 + (kL2BlockBytes - 1)) / kL2BlockBytes;
+  const int64_t l2_blocks =
+      (g.K * n_slivers * P::NR * int64_t(sizeof(T)) + (kL2BlockBytes - 1)) / kL2BlockBytes;
   const int64_t thread_blocks = n_row_tiles >= 4 * threads ? 1 : threads;
   const int64_t col_blocks =
       std::min<int64_t>(n_slivers, std::max<int64_t>(l2_blocks, thread_blocks));
   // B read in place when it is not transposed and few row tiles reuse it.
   const bool pack = g.trans_b || n_row_tiles > 4;
   const AMode a_mode = g.trans_a ? AMode::in_place : AMode::row_strided;
-  thread_local std::vector<float> b_buf;
-  float* b_packed = pack ? grow(b_buf, n_slivers * P::NR * g.K) : nullptr;
+  thread_local std::vector<T> b_buf;
+  T* b_packed = pack ? grow(b_buf, n_slivers * P::NR * g.K) : nullptr;
   const int64_t k_blocks = (g.K + V::kMaxKc - 1) / V::kMaxKc;
   const int64_t kc = (g.K + k_blocks - 1) / k_blocks;
   const P plan{g, b_packed, a_mode, n_row_tiles, n_slivers, col_blocks, kc};
@@ -448,7 +456,7 @@ void gemm_tiles(const GemmArgs& g) {
 }
 
 template <class V>
-void gemm_by_width(const GemmArgs& g) {
+void gemm_by_width(const GemmArgs<typename V::T>& g) {
   // Narrow outputs (a 10-class layer): one vector of columns, twice the rows.
   if (g.Nc <= V::kLanes) return gemm_tiles<V, 1>(g);
   gemm_tiles<V, 2>(g);
@@ -478,14 +486,15 @@ bool transpose_pays(int64_t M, int64_t Nc) {
 // product (a*b commutes inside an FMA), so results are identical to it, bit
 // for bit.
 template <class V>
-void gemm_transposed(const GemmArgs& g) {
-  thread_local std::vector<float> ct_buf;
-  float* ct = grow(ct_buf, g.Nc * g.M);
+void gemm_transposed(const GemmArgs<typename V::T>& g) {
+  using T = typename V::T;
+  thread_local std::vector<T> ct_buf;
+  T* ct = grow(ct_buf, g.Nc * g.M);
   if (g.accumulate)
     for (int64_t i = 0; i < g.M; ++i)
       for (int64_t j = 0; j < g.Nc; ++j) ct[j * g.M + i] = g.C[i * g.ldc + j];
   // op(B)^T: B itself read with the opposite transpose flag; op(A)^T = A (K x M).
-  const GemmArgs t{ct,    g.M,   g.B,  g.ldb, !g.trans_b, g.A,
+  const GemmArgs<T> t{ct,    g.M,   g.B,  g.ldb, !g.trans_b, g.A,
                    g.lda, false, g.Nc, g.M,   g.K,        g.accumulate};
   gemm_by_width<V>(t);
   for (int64_t i = 0; i < g.M; ++i)
@@ -493,18 +502,18 @@ void gemm_transposed(const GemmArgs& g) {
 }
 
 // C[M,Nc] = beta C + op(A)[M,K] op(B)[K,Nc], beta 0 or 1 (others are folded into C first).
-template <class V>
-void sgemm_packed(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, const float* B,
-                  int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, float beta) {
+template <class V, class T = typename V::T>
+void gemm_packed(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
+                 int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta) {
   if (M <= 0 || Nc <= 0) return;
-  if (beta != 0.f && beta != 1.f) {
+  if (beta != T(0) && beta != T(1)) {
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < Nc; ++j) C[i * ldc + j] *= beta;
-    beta = 1.f;
+    beta = T(1);
   }
   if (K <= 0) {
-    if (beta == 0.f)
-      for (int64_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(float) * Nc);
+    if (beta == T(0))
+      for (int64_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(T) * Nc);
     return;
   }
   // A vector stored with unit stride reads the same as a row or as a column;
@@ -512,10 +521,10 @@ void sgemm_packed(float* C, int64_t ldc, const float* A, int64_t lda, bool trans
   if (!trans_b && Nc == 1 && ldb == 1) trans_b = true, ldb = K;
   if (trans_b && K == 1 && ldb == 1) trans_b = false, ldb = Nc;
   if (!trans_a && K == 1 && lda == 1) trans_a = true, lda = M;
-  const bool accumulate = beta == 1.f;
+  const bool accumulate = beta == T(1);
   if (M == 1) return gemv<V>(C, A, lda, trans_a, B, ldb, trans_b, Nc, K, accumulate);
   if (Nc == 1) return gemv_column<V>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, K, accumulate);
-  const GemmArgs g{C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, accumulate};
+  const GemmArgs<T> g{C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, accumulate};
   if (trans_a && transpose_pays<V>(M, Nc)) return gemm_transposed<V>(g);
   gemm_by_width<V>(g);
 }

@@ -14,6 +14,7 @@ namespace {
 // broadcasts fold into the FMAs as {1to16} memory operands, so 32 zmm
 // registers leave room to spare.
 struct VecAvx512 {
+  using T = float;
   using Reg = __m512;
   using Mask = __mmask16;
   static constexpr int kLanes = 16;

@@ -14,6 +14,7 @@ namespace {
 // 8 accumulators leave room in the 16 xmm registers. Partial vectors go
 // through a small stack buffer (SSE2 has no masked loads or stores).
 struct VecSse2 {
+  using T = float;
   using Reg = __m128;
   using Mask = int;  // number of valid lanes, 0..4
   static constexpr int kLanes = 4;
@@ -43,6 +44,34 @@ struct VecSse2 {
     return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
   }
   static Mask mask_for(int n) { return n < 0 ? 0 : n > 4 ? 4 : n; }
+};
+
+// float64: 2 lanes, the same tile shapes (the registers hold as many
+// accumulators; each covers half the columns).
+struct VecSse2d {
+  using T = double;
+  using Reg = __m128d;
+  using Mask = int;  // number of valid lanes, 0..2
+  static constexpr int kLanes = 2;
+  static constexpr int kRows1 = 8;
+  static constexpr int kRows2 = 4;
+  static constexpr int64_t kMaxKc = 256;
+  static Reg zero() { return _mm_setzero_pd(); }
+  static Reg load(const double* p) { return _mm_loadu_pd(p); }
+  static Reg maskload(const double* p, Mask n) {
+    if (n >= 2) return _mm_loadu_pd(p);
+    return n == 1 ? _mm_load_sd(p) : _mm_setzero_pd();
+  }
+  static void store(double* p, Reg v) { _mm_storeu_pd(p, v); }
+  static void maskstore(double* p, Mask n, Reg v) {
+    if (n >= 2) return _mm_storeu_pd(p, v);
+    if (n == 1) _mm_store_sd(p, v);
+  }
+  static Reg bcast(const double* p) { return _mm_set1_pd(*p); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
+  static Reg add(Reg a, Reg b) { return _mm_add_pd(a, b); }
+  static double hsum(Reg v) { return _mm_cvtsd_f64(_mm_add_sd(v, _mm_unpackhi_pd(v, v))); }
+  static Mask mask_for(int n) { return n < 0 ? 0 : n > 2 ? 2 : n; }
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // the OS) can run it.
 #include "fused/batch_one.h"
 #include "gemm/packed.h"
+#include "gemm/vec_avx2.h"
 #include "gemm/vec_avx512.h"
 #include "isa/kernel_table.h"
 #include "ops/optim_flat.h"
@@ -10,8 +11,10 @@
 namespace fastmlp {
 
 const KernelTable avx512_kernels = {
-    Isa::avx512,        &sgemm_packed<VecAvx512>,   &optimizer_update_flat,
-    &dense_forward_one, &dense_backward_update_one,
+    // float64 on 4-lane vectors (VecAvx2d): the 8-lane policy waits for a
+    // machine to test it on.
+    Isa::avx512,        &gemm_packed<VecAvx512>,    &gemm_packed<VecAvx2d>,
+    &optimizer_update_flat, &dense_forward_one, &dense_backward_update_one,
 };
 
 }  // namespace fastmlp

@@ -9,16 +9,18 @@
 // vectors (no FMA: multiply then add); other targets keep the portable loop.
 #include "gemm/packed.h"
 #include "gemm/vec_sse2.h"
-#define FASTMLP_BASELINE_SGEMM (&sgemm_packed<VecSse2>)
+#define FASTMLP_BASELINE_SGEMM (&gemm_packed<VecSse2>)
+#define FASTMLP_BASELINE_DGEMM (&gemm_packed<VecSse2d>)
 #else
 #define FASTMLP_BASELINE_SGEMM (&gemm_blocked<float>)
+#define FASTMLP_BASELINE_DGEMM (&gemm_blocked<double>)
 #endif
 
 namespace fastmlp {
 
 const KernelTable baseline_kernels = {
-    Isa::baseline,      FASTMLP_BASELINE_SGEMM,     &optimizer_update_flat,
-    &dense_forward_one, &dense_backward_update_one,
+    Isa::baseline,          FASTMLP_BASELINE_SGEMM, FASTMLP_BASELINE_DGEMM,
+    &optimizer_update_flat, &dense_forward_one,     &dense_backward_update_one,
 };
 
 }  // namespace fastmlp

@@ -17,6 +17,10 @@ struct KernelTable {
   // C = beta C + op(A) op(B) in float32 (the contract of gemm_reference).
   void (*sgemm)(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, const float* B,
                 int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, float beta);
+  // The same in float64.
+  void (*dgemm)(double* C, int64_t ldc, const double* A, int64_t lda, bool trans_a,
+                const double* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K,
+                double beta);
 
   // optimizer_update over a flat float32 buffer (vectorized, threaded for large n).
   void (*optimizer_update)(float* params, float* m, float* v, const float* grads, int64_t n,

@@ -5,7 +5,8 @@
 namespace fastmlp {
 
 const KernelTable reference_kernels = {
-    Isa::reference, &gemm_reference<float>, &optimizer_update<float>, nullptr, nullptr,
+    Isa::reference, &gemm_reference<float>,   &gemm_reference<double>,
+    &optimizer_update<float>, nullptr, nullptr,
 };
 
 }  // namespace fastmlp
