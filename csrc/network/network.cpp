@@ -8,6 +8,7 @@
 
 #include "isa/kernel_table.h"
 #include "network/single_example.h"
+#include "ops/l1_penalty.h"
 
 namespace fastmlp {
 namespace {
@@ -90,6 +91,25 @@ void Network<T>::reset_optimizer() {
   std::fill(state_m_.begin(), state_m_.end(), T(0));
   std::fill(state_v_.begin(), state_v_.end(), T(0));
   step_count_ = 0;
+  l1_owed_ = 0;
+  l1_taken_.clear();
+}
+
+template <typename T>
+void Network<T>::l1_step(double learning_rate) {
+  if (l1_taken_.empty()) l1_taken_.assign(params_.size(), T(0));
+  l1_owed_ += learning_rate * double(l1_);
+  for (int64_t l = 0; l < num_layers(); ++l)
+    l1_cumulative_penalty(params_.data() + w_offset(l), l1_taken_.data() + w_offset(l),
+                          fan_in(l) * fan_out(l), l1_owed_);
+}
+
+template <typename T>
+double Network<T>::l1_term() const {
+  double sum = 0;
+  for (int64_t l = 0; l < num_layers(); ++l)
+    sum += l1_norm(params_.data() + w_offset(l), fan_in(l) * fan_out(l));
+  return double(l1_) * sum;
 }
 
 template <typename T>
@@ -366,7 +386,8 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
     const BatchRows b = batch_rows(in, order + start, rows);
     const T scale = T(1) / T(rows);
     mask_step_ = has_dropout() ? step_count_ : -1;
-    const double batch_loss = forward_loss(b.X, b.Y, b.w, rows, in.l2, scale);
+    double batch_loss = forward_loss(b.X, b.Y, b.w, rows, in.l2, scale);
+    if (l1_ != T(0)) batch_loss += l1_term();  // the weights before this update's
     if (!std::isfinite(batch_loss)) {
       tally.status = EpochStatus::non_finite;
       tally.failed_batch = batch_index;
@@ -375,6 +396,7 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
     ++step_count_;
     backward(b.X, rows, in.l2, scale);
     update(in.cfg, in.freeze_bias);
+    if (l1_ != T(0)) l1_step(in.cfg.learning_rate);
     tally.loss_sum += batch_loss * double(rows);
     tally.rows += rows;
     ++tally.batches;
@@ -440,6 +462,8 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
                                     const StepReduce<T>* reduce) {
   EpochResult result;
   if (n_order <= 0 && reduce == nullptr) return result;
+  if (reduce != nullptr && l1_ != T(0))
+    throw std::invalid_argument("the L1 penalty is not available in a distributed epoch");
   // A distributed batch size is the same on every process, whatever its rows.
   if (reduce == nullptr) batch_size = std::min(batch_size, n_order);
   batch_size = std::max<int64_t>(1, batch_size);
@@ -456,8 +480,8 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
     // Rows at the end of the order that train one at a time on the fused
     // kernels: all of them at batch size 1, else a lone last row.
     const KernelTable& table = kernels();
-    // The fused kernels have no dropout.
-    const int64_t single = !table.has_fused_kernels() || has_dropout() ? 0
+    // The fused kernels have no dropout and no L1 step.
+    const int64_t single = !table.has_fused_kernels() || has_dropout() || l1_ != T(0) ? 0
                            : batch_size == 1           ? n_order
                            : n_order % batch_size == 1 ? 1
                                                        : 0;
@@ -472,7 +496,7 @@ EpochResult Network<T>::train_epoch(const T* X, const T* Y, const T* w, const in
   // be finite yet so large that every later forward pass overflows. The
   // start of the epoch is the last state known to be sound.
   if (tally.status == EpochStatus::non_finite) {
-    params_ = backup_params_;
+    params_ = backup_params_;  // the L1 state stays: a diverged fit ends here
     state_m_ = backup_m_;
     state_v_ = backup_v_;
     step_count_ = backup_step;

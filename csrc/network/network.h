@@ -125,6 +125,15 @@ class Network {
   void set_dropout_salt(uint64_t salt) { dropout_salt_ = salt; }
   bool has_dropout() const;
 
+  // scikit-learn's L1 step (ops/l1_penalty.h) after every update of the
+  // batch loop: u grows by learning_rate * l1 per update and every weight
+  // (not the biases) is truncated towards zero. 0 turns it off. Its state
+  // (u and each weight's q) lasts until reset_optimizer, as scikit-learn's
+  // lasts for one fit or partial_fit. The fused kernels have no L1 step, so
+  // l1 > 0 takes the batch loop; a distributed epoch refuses it.
+  void set_l1(T l1) { l1_ = l1; }
+  T l1() const { return l1_; }
+
   // out[N, O_last] = the network's output (probabilities for cross-entropy).
   // Safe to call from several threads at once: it uses its own scratch.
   void predict(T* out, const T* X, int64_t N) const;
@@ -225,6 +234,13 @@ class Network {
   std::vector<std::vector<T>> acts_buf_;
   std::vector<T> delta_a_, delta_b_;
   std::vector<T> backup_params_, backup_m_, backup_v_;
+  // The L1 step: its coefficient, the penalty owed so far and, per weight,
+  // what it has taken (params_' layout; biases unused).
+  T l1_ = T(0);
+  double l1_owed_ = 0;
+  std::vector<T> l1_taken_;
+  void l1_step(double learning_rate);
+  double l1_term() const;
 
   std::mutex train_mutex_;
 };

@@ -274,7 +274,7 @@ def _emit_mlp_heads(b, model, net, z, out):
     loss = model.loss_name
     if loss == "categorical_cross_entropy":
         label = b.node("ArgMax", [out], "argmax", axis=1, keepdims=0)
-    elif loss in ("binary_cross_entropy", "perceptron"):
+    elif loss in ("binary_cross_entropy", "perceptron", "perceptron_hinge"):
         hit = b.node("GreaterOrEqual", [out, _scalar(b, 0.5, net.dtype, "half")], "hit")
         label = b.node("Cast", [hit], "label01", to=TensorProto.INT64)
         if net.n_outputs == 1:
