@@ -516,7 +516,8 @@ class NetworkEstimator(BaseEstimator):
             result = scipy.optimize.minimize(
                 loss_and_gradient, np.array(params, dtype=np.float64), method="L-BFGS-B",
                 jac=True,
-                options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+                options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                         **self._lbfgs_options()},
             )
         if result.status != 0:
             message = result.message
@@ -536,6 +537,10 @@ class NetworkEstimator(BaseEstimator):
         self.loss_ = float(self._report_loss(result.fun, 1, n))
         if self._chatty:
             print(f"lbfgs: {self.n_iter_} iterations, loss = {self.loss_:.8f}")
+
+    def _lbfgs_options(self):
+        """More of L-BFGS-B's options (scikit-learn's MLPs keep scipy's defaults)."""
+        return {}
 
     def _report_loss(self, native_loss, n_batches, n_rows):
         """The loss in scikit-learn's convention (regression adjusts multi-output)."""

@@ -188,6 +188,12 @@ class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, N
         self.coef_ = np.array(W.T)
         self.intercept_ = np.array(b)
 
+    def _lbfgs_options(self):
+        # scikit-learn's LogisticRegression stops L-BFGS-B at a relative objective
+        # change of 64 machine epsilons (scipy's default, ~1e7 times larger, ends
+        # before gtol=tol is reached) and lets a line search take 50 steps.
+        return {"ftol": 64 * np.finfo(float).eps, "maxls": 50}
+
     def _continue_in_dtype(self, dtype, incremental):
         # scikit-learn's LogisticRegression: a warm-start fit goes on in the new
         # rows' dtype. partial_fit (fastmlp's stochastic solvers) keeps the
