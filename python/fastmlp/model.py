@@ -9,7 +9,6 @@ into it, so reading or assigning them touches the real parameters.
 from __future__ import annotations
 
 import contextlib
-
 from collections.abc import Sequence
 from typing import Any, Callable
 
