@@ -8,7 +8,6 @@
 
 #include "isa/kernel_table.h"
 #include "network/single_example.h"
-#include "ops/l1_penalty.h"
 
 namespace fastmlp {
 namespace {
@@ -93,23 +92,30 @@ void Network<T>::reset_optimizer() {
   step_count_ = 0;
   l1_owed_ = 0;
   l1_taken_.clear();
+  l1_norms_ = ObjectiveNorms{};
 }
 
 template <typename T>
-void Network<T>::l1_step(double learning_rate) {
+double Network<T>::l1_objective_terms(T l2, T scale) {
+  if (!l1_norms_.known)
+    for (int64_t l = 0; l < num_layers(); ++l)
+      l1_norms_.measure(params_.data() + w_offset(l), fan_in(l) * fan_out(l), l > 0);
+  return 0.5 * double(l2) * double(scale) * l1_norms_.squares + double(l1_) * l1_norms_.absolute;
+}
+
+template <typename T>
+void Network<T>::l1_step(double learning_rate, T l2, T scale, bool moved) {
+  if (moved) {
+    for (int64_t l = 0; l < num_layers(); ++l)
+      l1_norms_.measure(params_.data() + w_offset(l), fan_in(l) * fan_out(l), l > 0);
+  } else {
+    l1_norms_.shrink(1.0 - learning_rate * double(l2) * double(scale));
+  }
   if (l1_taken_.empty()) l1_taken_.assign(params_.size(), T(0));
   l1_owed_ += learning_rate * double(l1_);
   for (int64_t l = 0; l < num_layers(); ++l)
     l1_cumulative_penalty(params_.data() + w_offset(l), l1_taken_.data() + w_offset(l),
                           fan_in(l) * fan_out(l), l1_owed_);
-}
-
-template <typename T>
-double Network<T>::l1_term() const {
-  double sum = 0;
-  for (int64_t l = 0; l < num_layers(); ++l)
-    sum += l1_norm(params_.data() + w_offset(l), fan_in(l) * fan_out(l));
-  return double(l1_) * sum;
 }
 
 template <typename T>
@@ -386,8 +392,15 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
     const BatchRows b = batch_rows(in, order + start, rows);
     const T scale = T(1) / T(rows);
     mask_step_ = has_dropout() ? step_count_ : -1;
-    double batch_loss = forward_loss(b.X, b.Y, b.w, rows, in.l2, scale);
-    if (l1_ != T(0)) batch_loss += l1_term();  // the weights before this update's
+    // With the L1 step, the penalty terms are scikit-learn's (l1_objective_terms).
+    double batch_loss = forward_loss(b.X, b.Y, b.w, rows, l1_ != T(0) ? T(0) : in.l2, scale);
+    bool moved = false;  // some output delta != 0: the rows change the weights
+    if (l1_ != T(0)) {
+      batch_loss += l1_objective_terms(in.l2, scale);
+      const T* delta = delta_a_.data();  // before backward reuses the buffer
+      moved = std::any_of(delta, delta + rows * fan_out(num_layers() - 1),
+                          [](T d) { return d != T(0); });
+    }
     if (!std::isfinite(batch_loss)) {
       tally.status = EpochStatus::non_finite;
       tally.failed_batch = batch_index;
@@ -396,7 +409,7 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
     ++step_count_;
     backward(b.X, rows, in.l2, scale);
     update(in.cfg, in.freeze_bias);
-    if (l1_ != T(0)) l1_step(in.cfg.learning_rate);
+    if (l1_ != T(0)) l1_step(in.cfg.learning_rate, in.l2, scale, moved);
     tally.loss_sum += batch_loss * double(rows);
     tally.rows += rows;
     ++tally.batches;

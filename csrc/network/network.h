@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "ops/l1_penalty.h"
 
 namespace fastmlp {
 
@@ -239,8 +240,12 @@ class Network {
   T l1_ = T(0);
   double l1_owed_ = 0;
   std::vector<T> l1_taken_;
-  void l1_step(double learning_rate);
-  double l1_term() const;
+  ObjectiveNorms l1_norms_;  // what scikit-learn's objective sees (ops/l1_penalty.h)
+  // The step's penalty terms for the loss, from l1_norms_.
+  double l1_objective_terms(T l2, T scale);
+  // After an update: the norms scikit-learn keeps, then the truncation.
+  // `moved`: this step's rows changed the weights (some output delta != 0).
+  void l1_step(double learning_rate, T l2, T scale, bool moved);
 
   std::mutex train_mutex_;
 };

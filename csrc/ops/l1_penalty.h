@@ -31,12 +31,28 @@ inline void l1_cumulative_penalty(T* w, T* q, int64_t n, double u) {
   }
 }
 
-// sum |w[i]|, the L1 term of scikit-learn's objective.
-template <typename T>
-inline double l1_norm(const T* w, int64_t n) {
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += w[i] < T(0) ? -double(w[i]) : double(w[i]);
-  return sum;
-}
+// The weight norms in scikit-learn's SGD objective, kept its way: its
+// weight vector recomputes ||w||^2 and ||w||_1 when a sample changes the
+// weights and scales them with each L2 shrink, but the L1 truncation leaves
+// them as they were. Its stopping rule compares that objective, so a fit
+// that is to stop at the same epoch keeps the same figures.
+struct ObjectiveNorms {
+  double squares = 0, absolute = 0;
+  bool known = false;  // false: take the weights' own norms at the next use
+
+  template <typename T>
+  void measure(const T* w, int64_t n, bool add) {
+    if (!add) squares = absolute = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      squares += double(w[i]) * double(w[i]);
+      absolute += w[i] < T(0) ? -double(w[i]) : double(w[i]);
+    }
+    known = true;
+  }
+  void shrink(double factor) {
+    squares *= factor * factor;
+    absolute *= factor < 0 ? -factor : factor;
+  }
+};
 
 }  // namespace fastmlp

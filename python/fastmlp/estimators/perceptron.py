@@ -29,9 +29,10 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import _check_partial_fit_first_call
 
-from .._engine import BestWeights, EpochHooks, Plateau, run_epochs
+from .._engine import BestWeights, EpochHooks, Plateau, TrainingData, run_epochs
 from .._exclusive import exclusive
 from ..errors import TrainingDivergedError
+from ..model import MLP
 from ._base import NetworkEstimator, native_threads, takes_comm
 from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 from ._targets import ClassifierTargets
@@ -235,15 +236,63 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
                 X_val, y_val, sw_val = validation
                 validation = (self._native_inputs(X_val), y_val, sw_val)
             self.n_iter_ = 0
-            hooks = _PerceptronEpochs(self, data, validation, incremental)
-            run_epochs(self._model, data, self._optimizer(), hooks,
-                       epochs=1 if incremental else self.max_iter, rng=self._rng,
-                       shuffle=self.shuffle)
+            if self._one_versus_rest(incremental, validation):
+                self._fit_each_class(data)
+            else:
+                hooks = _PerceptronEpochs(self, data, validation, incremental)
+                run_epochs(self._model, data, self._optimizer(), hooks,
+                           epochs=1 if incremental else self.max_iter, rng=self._rng,
+                           shuffle=self.shuffle)
+        if (not incremental and self.tol is not None and self.n_iter_ == self.max_iter):
+            warnings.warn("Maximum number of iteration reached before convergence. Consider "
+                          "increasing max_iter to improve the fit.", ConvergenceWarning,
+                          stacklevel=5)
         # scikit-learn counts every row of X (a held-out share included) per epoch.
         self.t_ = t_before + self.n_iter_ * X.shape[0]
         if not np.all(np.isfinite(self._model.params)):
             raise ValueError(_overflow_message(self.n_iter_))
         self._expose_weights()
+
+    def _one_versus_rest(self, incremental, validation):
+        """Whether the classes train one after another, each stopping on its own.
+
+        scikit-learn fits one binary perceptron per class, and with `tol` each
+        stops when its own objective stops improving. One network trains every
+        class in the same epochs, which is the same computation while no class
+        stops: with tol=None, and for partial_fit's single epoch. Early
+        stopping's validation score (the multiclass accuracy) and a distributed
+        fit keep one network for all classes.
+        """
+        return (self.n_outputs_ > 1 and self.tol is not None and not incremental
+                and validation is None and self._comm is None)
+
+    def _fit_each_class(self, data):
+        """One-output networks over the same prepared rows, one per class in
+        turn, each from (and back into) its column of the weights; the epoch
+        orders come one class after another from the fit's generator.
+        n_iter_ is the largest class's count, as scikit-learn's; loss_curve_
+        adds up the classes' objectives, a class that has stopped counting
+        with its last."""
+        model, W, b = self._model, self._model.W[0], self._model.b[0]
+        curves = []
+        for k in range(self.n_outputs_):
+            unit = MLP([W.shape[0], 1], [], "step", loss=self._network_loss, dtype=model.dtype,
+                       seed=0)
+            unit.W[0][...] = W[:, k:k + 1]
+            unit.b[0][...] = b[k:k + 1]
+            column = TrainingData(data.X, np.ascontiguousarray(data.Y[:, k:k + 1]), data.w,
+                                  data.batch_size, l2=data.l2, freeze_bias=data.freeze_bias)
+            hooks = _PerceptronEpochs(self, column, None, False, label=f"class {k}")
+            with unit._l1_penalty(model._net.l1):
+                run_epochs(unit, column, self._optimizer(), hooks, epochs=self.max_iter,
+                           rng=self._rng, shuffle=self.shuffle)
+            W[:, k:k + 1] = unit.W[0]
+            b[k:k + 1] = unit.b[0]
+            curves.append(hooks.curve)
+        self.n_iter_ = max(len(c) for c in curves)
+        self.loss_curve_.extend(
+            float(sum(c[min(e, len(c) - 1)] for c in curves)) for e in range(self.n_iter_))
+        self.loss_ = self.loss_curve_[-1]
 
     def _score_output(self, out, y_val, sample_weight):
         return float(accuracy_score(y_val, self._decode_outputs(out), sample_weight=sample_weight))
@@ -286,11 +335,15 @@ class _PerceptronEpochs(EpochHooks):
     accuracy; the best validation epoch's weights are kept.
     """
 
-    def __init__(self, estimator, data, validation, incremental):
+    def __init__(self, estimator, data, validation, incremental, *, label=None):
         self.est = estimator
         self.data = data
         self.validation = validation
         self.incremental = incremental
+        # label: one class of a one-versus-rest fit, whose epochs the estimator
+        # adds up afterwards (curve); None: the estimator's own epochs.
+        self.label = label
+        self.curve = []
         tol = -np.inf if estimator.tol is None else float(estimator.tol)
         mode = "min" if validation is None else "max"
         self.plateau = Plateau(mode, tol, estimator.n_iter_no_change,
@@ -298,18 +351,21 @@ class _PerceptronEpochs(EpochHooks):
         self.best = BestWeights(estimator._model) if validation is not None else None
         if validation is not None:
             estimator.validation_scores_ = []
-        self.converged = False
 
     def diverged(self, epoch, result):
-        raise TrainingDivergedError(_overflow_message(self.est.n_iter_ + 1))
+        raise TrainingDivergedError(_overflow_message(len(self.curve) + 1))
 
     def end_of_epoch(self, epoch, result, seconds):
         est = self.est
-        est.n_iter_ += 1
-        est.loss_ = float(result["loss"])
-        est.loss_curve_.append(est.loss_)
+        loss = float(result["loss"])
+        self.curve.append(loss)
+        if self.label is None:
+            est.n_iter_ += 1
+            est.loss_ = loss
+            est.loss_curve_.append(loss)
         if est._chatty:
-            print(f"-- Epoch {est.n_iter_}, Avg. objective {est.loss_:.6f}")
+            where = "" if self.label is None else f"{self.label}, "
+            print(f"-- {where}Epoch {len(self.curve)}, Avg. objective {loss:.6f}")
         if self.validation is not None:
             Xn_val, y_val, sw_val = self.validation
             score = est._validation_score(est._model.logits_prepared(Xn_val), y_val, sw_val)
@@ -317,20 +373,13 @@ class _PerceptronEpochs(EpochHooks):
             if self.plateau.update(score):
                 self.best.keep()
         else:
-            self.plateau.update(est.loss_)
+            self.plateau.update(loss)
         if self.plateau.exhausted:
             if est._chatty:
-                print(f"Convergence after {est.n_iter_} epochs")
-            self.converged = True
+                print(f"Convergence after {len(self.curve)} epochs")
             return True
         return False
 
     def finished(self):
-        est = self.est
-        if (not self.converged and not self.incremental and est.tol is not None
-                and est.max_iter > 1):
-            warnings.warn("Maximum number of iteration reached before convergence. Consider "
-                          "increasing max_iter to improve the fit.", ConvergenceWarning,
-                          stacklevel=6)
         if self.best is not None:
             self.best.restore()
