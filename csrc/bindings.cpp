@@ -146,7 +146,8 @@ const std::vector<std::pair<std::string, Loss>>& loss_names() {
       {"binary_cross_entropy", Loss::binary_cross_entropy},
       {"categorical_cross_entropy", Loss::categorical_cross_entropy},
       {"perceptron", Loss::perceptron},
-      {"poisson", Loss::poisson}};
+      {"poisson", Loss::poisson},
+      {"perceptron_hinge", Loss::perceptron_hinge}};
   return names;
 }
 
@@ -466,7 +467,8 @@ void bind_network_class(py::module_& m, const char* class_name) {
              const bool consistent =
                  (loss_kind == Loss::categorical_cross_entropy && out == Act::softmax) ||
                  (loss_kind == Loss::binary_cross_entropy && out == Act::sigmoid) ||
-                 (loss_kind == Loss::perceptron && out == Act::step) ||
+                 ((loss_kind == Loss::perceptron || loss_kind == Loss::perceptron_hinge) &&
+                  out == Act::step) ||
                  (loss_kind == Loss::poisson && out == Act::exp) ||
                  (loss_kind == Loss::squared_error && out != Act::softmax && out != Act::step &&
                   out != Act::exp);
@@ -474,7 +476,8 @@ void bind_network_class(py::module_& m, const char* class_name) {
                throw py::value_error("loss '" + loss + "' does not go with output activation '" +
                                      activations.back() +
                                      "': use softmax with categorical_cross_entropy, sigmoid "
-                                     "with binary_cross_entropy, step with perceptron, exp with "
+                                     "with binary_cross_entropy, step with perceptron or perceptron_hinge, "
+                                     "exp with "
                                      "poisson, or an elementwise activation with squared_error");
              try {
                return std::make_unique<Net>(sizes, acts, loss_kind, static_cast<T>(slope));
@@ -533,6 +536,16 @@ void bind_network_class(py::module_& m, const char* class_name) {
                                return std::vector<double>(r.begin(), r.end());
                              })
       .def_property_readonly("dropout_seed", &Net::dropout_seed)
+      .def_property(
+          "l1",
+          [](const Net& net) { return double(net.l1()); },
+          [](Net& net, double l1) {
+            if (!(l1 >= 0.0)) throw py::value_error("l1 must be >= 0");
+            auto lock = lock_for_training(net);
+            net.set_l1(static_cast<T>(l1));
+          },
+          "scikit-learn's L1 step (cumulative-penalty truncation) after every update of the "
+          "batch loop, u growing by learning_rate * l1; 0: off. Reset by reset_optimizer.")
       .def("reset_optimizer", &Net::reset_optimizer)
       .def("predict",
            [](const Net& net, const py::object& X_in) {

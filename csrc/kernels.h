@@ -75,7 +75,9 @@ enum class Loss : int {
   binary_cross_entropy = 1,       // sigmoid output, computed from logits
   categorical_cross_entropy = 2,  // softmax output, log-sum-exp
   perceptron = 3,                 // step output, delta = h(x) - y
-  poisson = 4                     // exp output, half Poisson deviance, delta = e^z - y
+  poisson = 4,                    // exp output, half Poisson deviance, delta = e^z - y
+  perceptron_hinge = 5            // step output, scikit-learn's Perceptron: targets 0/1 read as
+                                  // s = -1/+1, loss max(0, -s z), delta = -s when s z <= 0
 };
 
 // Output stage fused with the loss, for a batch of N rows and O outputs.

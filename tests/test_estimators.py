@@ -308,19 +308,21 @@ def test_logistic_regression_options():
 
 # ------------------------------------------------------------ perceptron
 def reference_perceptron(X, Y, eta, epochs):
-    """theta := theta + eta (y - h(x)) x, sample by sample, h = step(x W + b)."""
+    """scikit-learn's rule, sample by sample: with s = 2 y - 1 and z = x W + b,
+    an output with s z <= 0 (z = 0 included) moves by eta s x (its bias by eta s)."""
     W = np.zeros((X.shape[1], Y.shape[1]))
     b = np.zeros(Y.shape[1])
     for _ in range(epochs):
         for x, t in zip(X, Y):
-            h = (x @ W + b >= 0).astype(float)
-            W += eta * np.outer(x, t - h)
-            b += eta * (t - h)
+            s = 2 * t - 1
+            wrong = (s * (x @ W + b) <= 0).astype(float)
+            W += eta * np.outer(x, s * wrong)
+            b += eta * s * wrong
     return W, b
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
-def test_perceptron_is_the_classic_rule(n_classes):
+def test_perceptron_is_scikit_learns_rule(n_classes):
     X, y = blobs(n=60, n_classes=n_classes, seed=8)
     X = np.round(X, 2)  # exactly representable steps keep float32 and float64 in step
     est = Perceptron(shuffle=False, eta0=0.5, max_iter=4, tol=None).fit(X, y)
@@ -328,7 +330,7 @@ def test_perceptron_is_the_classic_rule(n_classes):
     W, b = reference_perceptron(X, Y, 0.5, 4)
     np.testing.assert_allclose(est.coef_, W.T, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(est.intercept_, b, atol=1e-4)
-    assert est.n_iter_ == 4 and est.t_ == 4 * 60
+    assert est.n_iter_ == 4 and est.t_ == 1 + 4 * 60  # scikit-learn's t_ starts at 1
 
 
 def test_perceptron_options():

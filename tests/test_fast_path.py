@@ -23,13 +23,15 @@ def data(n=60, features=5, seed=0):
 
 def fitted_models():
     X, y = data()
+    # float32 weights, so that a float64 value beyond float32's range is bad input
+    X32 = X.astype(np.float32)
     return {
         "MLP": fastmlp.MLP([5, 8, 3], seed=0).fit(X, y, epochs=2),
-        "MLPClassifier": fastmlp.MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y),
+        "MLPClassifier": fastmlp.MLPClassifier((8,), max_iter=3, random_state=0).fit(X32, y),
         "MLPRegressor": fastmlp.MLPRegressor(hidden_layer_sizes=(8,), max_iter=3,
-                                             random_state=0).fit(X, X[:, 0]),
-        "LogisticRegression": fastmlp.LogisticRegression(max_iter=20).fit(X, y),
-        "Perceptron": fastmlp.Perceptron(max_iter=3).fit(X, y),
+                                             random_state=0).fit(X32, X[:, 0]),
+        "LogisticRegression": fastmlp.LogisticRegression(max_iter=20).fit(X32, y),
+        "Perceptron": fastmlp.Perceptron(max_iter=3).fit(X32, y),
     }
 
 

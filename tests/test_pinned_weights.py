@@ -51,7 +51,10 @@ def _mlp(batch_size, optimizer, validate=False, **fit):
 
 
 def _estimator(make, target="labels", eval_rows=0):
+    # float32 rows: the estimators train in their input's dtype, and these
+    # weights were pinned from float32 training.
     def run(X, labels, target_values):
+        X = X.astype(np.float32)
         est = make()
         y = labels if target == "labels" else target_values
         if eval_rows:
@@ -59,12 +62,14 @@ def _estimator(make, target="labels", eval_rows=0):
         else:
             est.fit(X, y)
         return np.concatenate([np.ravel(a) for a in (*est.coefs_, *est.intercepts_)]) \
-            if hasattr(est, "coefs_") else np.concatenate([est.coef_.ravel(), est.intercept_])
+            if hasattr(est, "coefs_") else np.concatenate([est.coef_.ravel(), est.intercept_]
+                                                          ).astype(np.float64)
     return run
 
 
 def _partial_fits(make, rounds=3):
     def run(X, labels, target):
+        X = X.astype(np.float32)
         est = make()
         for r in range(rounds):
             est.partial_fit(X[r::rounds], labels[r::rounds], classes=np.unique(labels))

@@ -48,7 +48,7 @@ def test_hand_worked_sgd_step_3_2_1_logistic():
     est.intercepts_ = [b1, b2]
 
     assert est.predict_proba(x)[0, 1] == pytest.approx(0.6036231637, abs=1e-6)
-    zs, acts = est._model._net.forward_all(x.astype(np.float32))
+    zs, acts = est._model._net.forward_all(x)  # a float64 fit: float64 weights
     np.testing.assert_allclose(zs[0][0], [1.3, 0.3], atol=1e-6)
     np.testing.assert_allclose(acts[0][0], [0.7858349830, 0.5744425168], atol=1e-6)
     np.testing.assert_allclose(zs[1][0], [0.4205847365], atol=1e-6)

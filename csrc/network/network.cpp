@@ -117,6 +117,32 @@ void Network<T>::reset_optimizer() {
   std::fill(state_m_.begin(), state_m_.end(), T(0));
   std::fill(state_v_.begin(), state_v_.end(), T(0));
   step_count_ = 0;
+  l1_owed_ = 0;
+  l1_taken_.clear();
+  l1_norms_ = ObjectiveNorms{};
+}
+
+template <typename T>
+double Network<T>::l1_objective_terms(T l2, T scale) {
+  if (!l1_norms_.known)
+    for (int64_t l = 0; l < num_layers(); ++l)
+      l1_norms_.measure(params_.data() + w_offset(l), fan_in(l) * fan_out(l), l > 0);
+  return 0.5 * double(l2) * double(scale) * l1_norms_.squares + double(l1_) * l1_norms_.absolute;
+}
+
+template <typename T>
+void Network<T>::l1_step(double learning_rate, T l2, T scale, bool moved) {
+  if (moved) {
+    for (int64_t l = 0; l < num_layers(); ++l)
+      l1_norms_.measure(params_.data() + w_offset(l), fan_in(l) * fan_out(l), l > 0);
+  } else {
+    l1_norms_.shrink(1.0 - learning_rate * double(l2) * double(scale));
+  }
+  if (l1_taken_.empty()) l1_taken_.assign(params_.size(), T(0));
+  l1_owed_ += learning_rate * double(l1_);
+  for (int64_t l = 0; l < num_layers(); ++l)
+    l1_cumulative_penalty(params_.data() + w_offset(l), l1_taken_.data() + w_offset(l),
+                          fan_in(l) * fan_out(l), l1_owed_);
 }
 
 template <typename T>
@@ -439,7 +465,15 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
     const BatchRows b = batch_rows(in, order + start, rows);
     const T scale = T(1) / T(rows);
     mask_step_ = has_dropout() ? step_count_ : -1;
-    const double batch_loss = forward_loss(b.X, b.Y, b.w, rows, in.l2, scale);
+    // With the L1 step, the penalty terms are scikit-learn's (l1_objective_terms).
+    double batch_loss = forward_loss(b.X, b.Y, b.w, rows, l1_ != T(0) ? T(0) : in.l2, scale);
+    bool moved = false;  // some output delta != 0: the rows change the weights
+    if (l1_ != T(0)) {
+      batch_loss += l1_objective_terms(in.l2, scale);
+      const T* delta = delta_a_.data();  // before backward reuses the buffer
+      moved = std::any_of(delta, delta + rows * fan_out(num_layers() - 1),
+                          [](T d) { return d != T(0); });
+    }
     if (!std::isfinite(batch_loss)) {
       tally.status = EpochStatus::non_finite;
       tally.failed_batch = batch_index;
@@ -448,6 +482,7 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
     ++step_count_;
     backward(b.X, rows, in.l2, scale);
     update(in.cfg, in.freeze_bias);
+    if (l1_ != T(0)) l1_step(in.cfg.learning_rate, in.l2, scale, moved);
     tally.loss_sum += batch_loss * double(rows);
     tally.rows += rows;
     ++tally.batches;
@@ -513,6 +548,8 @@ EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* 
                                     const StepReduce<T>* reduce, bool keep_start) {
   EpochResult result;
   if (n_order <= 0 && reduce == nullptr) return result;
+  if (reduce != nullptr && l1_ != T(0))
+    throw std::invalid_argument("the L1 penalty is not available in a distributed epoch");
   // A distributed batch size is the same on every process, whatever its rows.
   if (reduce == nullptr) batch_size = std::min(batch_size, n_order);
   batch_size = std::max<int64_t>(1, batch_size);
@@ -536,8 +573,9 @@ EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* 
     // Rows at the end of the order that train one at a time on the fused
     // kernels: all of them at batch size 1, else a lone last row.
     const KernelTable& table = kernels();
-    // The fused kernels have no dropout and read dense rows.
-    const int64_t single = !table.has_fused_kernels() || has_dropout() || X.sparse() ? 0
+    // The fused kernels have no dropout and no L1 step, and read dense rows.
+    const int64_t single =
+        !table.has_fused_kernels() || has_dropout() || l1_ != T(0) || X.sparse() ? 0
                            : batch_size == 1           ? n_order
                            : n_order % batch_size == 1 ? 1
                                                        : 0;
@@ -552,7 +590,7 @@ EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* 
   // be finite yet so large that every later forward pass overflows. The
   // start of the epoch is the last state known to be sound.
   if (tally.status == EpochStatus::non_finite && keep_start) {
-    params_ = backup_params_;
+    params_ = backup_params_;  // the L1 state stays: a diverged fit ends here
     state_m_ = backup_m_;
     state_v_ = backup_v_;
     step_count_ = backup_step;

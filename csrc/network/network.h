@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "ops/l1_penalty.h"
 
 namespace fastmlp {
 
@@ -140,6 +141,15 @@ class Network {
   void set_dropout_salt(uint64_t salt) { dropout_salt_ = salt; }
   bool has_dropout() const;
 
+  // scikit-learn's L1 step (ops/l1_penalty.h) after every update of the
+  // batch loop: u grows by learning_rate * l1 per update and every weight
+  // (not the biases) is truncated towards zero. 0 turns it off. Its state
+  // (u and each weight's q) lasts until reset_optimizer, as scikit-learn's
+  // lasts for one fit or partial_fit. The fused kernels have no L1 step, so
+  // l1 > 0 takes the batch loop; a distributed epoch refuses it.
+  void set_l1(T l1) { l1_ = l1; }
+  T l1() const { return l1_; }
+
   // out[N, O_last] = the network's output (probabilities for cross-entropy).
   // Safe to call from several threads at once: it uses its own scratch.
   void predict(T* out, const InputRows<T>& X, int64_t N) const;
@@ -256,6 +266,17 @@ class Network {
   std::vector<std::vector<T>> acts_buf_;
   std::vector<T> delta_a_, delta_b_;
   std::vector<T> backup_params_, backup_m_, backup_v_;
+  // The L1 step: its coefficient, the penalty owed so far and, per weight,
+  // what it has taken (params_' layout; biases unused).
+  T l1_ = T(0);
+  double l1_owed_ = 0;
+  std::vector<T> l1_taken_;
+  ObjectiveNorms l1_norms_;  // what scikit-learn's objective sees (ops/l1_penalty.h)
+  // The step's penalty terms for the loss, from l1_norms_.
+  double l1_objective_terms(T l2, T scale);
+  // After an update: the norms scikit-learn keeps, then the truncation.
+  // `moved`: this step's rows changed the weights (some output delta != 0).
+  void l1_step(double learning_rate, T l2, T scale, bool moved);
 
   std::mutex train_mutex_;
 };

@@ -78,6 +78,24 @@ double perceptron_row(T* a, T* dz, const T* z, const T* y, int64_t O, T coef) {
   return wrong;
 }
 
+// step output + scikit-learn's perceptron (its Hinge loss at threshold 0):
+// the target 0/1 is read as s = -1/+1, and a row is wrong when s z <= 0, so
+// z = 0 counts as wrong for either class (the step rule above calls it right
+// for class 1). loss = max(0, -s z), dL/dz = -s on a wrong row, 0 otherwise.
+template <typename T>
+double perceptron_hinge_row(T* a, T* dz, const T* z, const T* y, int64_t O, T coef) {
+  double loss = 0;
+  for (int64_t o = 0; o < O; ++o) {
+    const T zo = z[o];  // read before a[o] is written: a may alias z
+    const T s = y[o] > T(0.5) ? T(1) : T(-1);
+    const bool wrong = s * zo <= T(0);
+    if (wrong) loss -= static_cast<double>(s * zo);
+    if (dz != nullptr) dz[o] = wrong ? -s * coef : T(0);
+    a[o] = zo >= T(0) ? T(1) : T(0);
+  }
+  return loss;
+}
+
 // exp output + half the Poisson deviance, scikit-learn's 'poisson' loss:
 // loss = sum_o [y log(y / a) - y + a] with a = e^z (0 log 0 = 0),
 // computed from z so a large z costs no log of an overflowed a; dL/dz = a - y.
@@ -119,6 +137,9 @@ double loss_rows(T* a, T* dz, const T* z, const T* y, const T* w, int64_t N, int
         break;
       case Loss::perceptron: row_loss = perceptron_row(a_row, dz_row, z_row, y_row, O, coef); break;
       case Loss::poisson: row_loss = poisson_row(a_row, dz_row, z_row, y_row, O, coef); break;
+      case Loss::perceptron_hinge:
+        row_loss = perceptron_hinge_row(a_row, dz_row, z_row, y_row, O, coef);
+        break;
     }
     total += row_loss * static_cast<double>(weight);
   }

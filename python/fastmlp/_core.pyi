@@ -57,6 +57,14 @@ class NetworkF32:
     def grads(self) -> numpy.typing.NDArray[numpy.float32]:
         ...
     @property
+    def l1(self) -> float:
+        """
+        scikit-learn's L1 step (cumulative-penalty truncation) after every update of the batch loop, u growing by learning_rate * l1; 0: off. Reset by reset_optimizer.
+        """
+    @l1.setter
+    def l1(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
     def loss_name(self) -> str:
         ...
     @property
@@ -121,6 +129,14 @@ class NetworkF64:
         ...
     @property
     def grads(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def l1(self) -> float:
+        """
+        scikit-learn's L1 step (cumulative-penalty truncation) after every update of the batch loop, u growing by learning_rate * l1; 0: off. Reset by reset_optimizer.
+        """
+    @l1.setter
+    def l1(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
     @property
     def loss_name(self) -> str:

@@ -8,6 +8,7 @@ into it, so reading or assigning them touches the real parameters.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any, Callable
 
@@ -47,7 +48,8 @@ from .distributed import agreed, communicator, fitting
 from .errors import TrainingDivergedError
 
 _NETWORK_CLASSES = {np.dtype(np.float32): _core.NetworkF32, np.dtype(np.float64): _core.NetworkF64}
-_CLASSIFICATION_LOSSES = ("categorical_cross_entropy", "binary_cross_entropy", "perceptron")
+_CLASSIFICATION_LOSSES = ("categorical_cross_entropy", "binary_cross_entropy", "perceptron",
+                          "perceptron_hinge")
 
 
 class MLP:
@@ -261,7 +263,7 @@ class MLP:
         """predict() from the output layer's activation."""
         if self.loss_name == "categorical_cross_entropy":
             return np.argmax(out, axis=1)
-        if self.loss_name in ("binary_cross_entropy", "perceptron"):
+        if self.loss_name in ("binary_cross_entropy", "perceptron", "perceptron_hinge"):
             labels = (out >= 0.5).astype(np.int64)
             return labels[:, 0] if self.n_outputs == 1 else labels
         return out[:, 0] if self.n_outputs == 1 else out
@@ -378,8 +380,31 @@ class MLP:
                 freeze_bias=freeze_bias, keep_start=keep_start, **distributed)
 
     def reset_optimizer(self) -> None:
-        """Zero the optimizer state (velocities, Adam moments, step count)."""
+        """Zero the optimizer state (velocities, Adam moments, step count, the L1 step's)."""
         self._net.reset_optimizer()
+
+    @contextlib.contextmanager
+    def _l1_penalty(self, l1: float):
+        """scikit-learn's SGD L1 step (cumulative-penalty truncation of the
+        weights, u growing by learning_rate * l1 per update) in every epoch
+        of the block; the network goes back to none after it."""
+        self._net.l1 = float(l1)
+        try:
+            yield
+        finally:
+            self._net.l1 = 0.0
+
+    def _as_dtype(self, dtype: Any) -> MLP:
+        """This model in another dtype: the same structure, normalization,
+        weights and optimizer state, cast; `self` when it already is."""
+        dtype = np.dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        state = self.__getstate__()
+        state["dtype"] = dtype
+        twin = MLP.__new__(MLP)
+        twin.__setstate__(state)
+        return twin
 
     def training_state(self) -> dict[str, Any]:
         """A copy of what training changes: {'params', 'optimizer_state' (two

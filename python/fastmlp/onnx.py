@@ -14,7 +14,8 @@ or, for the perceptron, from the logits).
 
 MLP outputs: `label` (what `MLP.predict` returns; classification losses
 only), then `output` (`MLP.forward`, a[L], shape (N, n_outputs)).
-Estimator outputs (float32, the dtype the estimators compute in):
+Estimator outputs (float32 tensors; a float64 estimator computes in float64
+and casts them):
 MLPClassifier and LogisticRegression `label` and `probabilities`
 (`predict_proba`'s columns), or skl2onnx's zipped forms; Perceptron `label`
 only; MLPRegressor `variable`, shape (N, n_outputs).
@@ -274,7 +275,7 @@ def _emit_mlp_heads(b, model, net, z, out):
     loss = model.loss_name
     if loss == "categorical_cross_entropy":
         label = b.node("ArgMax", [out], "argmax", axis=1, keepdims=0)
-    elif loss in ("binary_cross_entropy", "perceptron"):
+    elif loss in ("binary_cross_entropy", "perceptron", "perceptron_hinge"):
         hit = b.node("GreaterOrEqual", [out, _scalar(b, 0.5, net.dtype, "half")], "hit")
         label = b.node("Cast", [hit], "label01", to=TensorProto.INT64)
         if net.n_outputs == 1:
@@ -446,7 +447,11 @@ def _convert(scope, operator, container):
         results = [out]
     else:
         results = list(_emit_classifier_heads(b, estimator, net, out, nocl))
-    for produced, name in zip(results, names):
+    for produced, name, variable in zip(results, names, operator.outputs):
+        if net.dtype == np.float64 and isinstance(variable.type, FloatTensorType):
+            # A float64 estimator computes in float64; the graph's values are
+            # float32 tensors whatever the estimator's dtype (ZipMap takes no other).
+            produced = b.node("Cast", [produced], f"{name}_float32", to=TensorProto.FLOAT)
         b.node("Identity", [produced], output=name)
 
 

@@ -51,7 +51,6 @@ from ._params import STOCHASTIC_SOLVERS
 
 # scikit-learn's spelling of our activation names (fitted attributes use it).
 SKLEARN_ACTIVATION_NAMES = {"sigmoid": "logistic"}
-DTYPE = np.float32
 # scikit-learn's adaptive schedule stops once the rate falls to this.
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 # scikit-learn's words when a fit ends with non-finite weights; fastmlp's
@@ -107,6 +106,8 @@ class NetworkEstimator(BaseEstimator):
     """
 
     _initial_zero_weights = False
+    # The native loss when not the output activation's default.
+    _network_loss = None
     _normalize_sample_weight = True
     _is_classifier_estimator = False
 
@@ -153,6 +154,8 @@ class NetworkEstimator(BaseEstimator):
                 raise ValueError(f"y has {Y.shape[1]} outputs but the fitted network has "
                                  f"{self.n_outputs_}; fit again with warm_start=False")
             self._push_weights()
+            if X.dtype != self._model.dtype:
+                self._continue_in_dtype(X.dtype, incremental)
         if self._comm is not None:
             self._comm.broadcast(self._model.params)  # rank 0's weights on every rank
             self._expose_weights()
@@ -226,6 +229,25 @@ class NetworkEstimator(BaseEstimator):
                 view[...] = array.reshape(view.shape)
         self._expose_weights()
 
+    def _continue_in_dtype(self, dtype, incremental):
+        """A warm-start fit or partial_fit on rows of another dtype than the weights'.
+
+        scikit-learn's MLPs keep the weights' dtype (the rows are converted);
+        the linear models override this with their scikit-learn twins' rule.
+        """
+
+    def _convert_network(self, dtype):
+        """Go on training in `dtype`: the weights and optimizer state cast to it."""
+        self._model = self._model._as_dtype(dtype)
+        self._expose_weights()
+
+    def _output_dtype(self, X):
+        """scikit-learn's dtype for outputs computed from X and the weights:
+        float32 when both are, float64 otherwise."""
+        if X.dtype == np.float32 and self._model.dtype == np.float32:
+            return np.float32
+        return np.float64
+
     def _thread_count(self):
         """OpenMP threads for this estimator's native calls (None: the global setting).
 
@@ -290,7 +312,7 @@ class NetworkEstimator(BaseEstimator):
         return _check_sample_weight(sample_weight, X, dtype=np.float64)
 
     def _native_inputs(self, X):
-        """Normalized float32 C-contiguous features for the native network."""
+        """Normalized C-contiguous features of the network's dtype."""
         return self._model.prepare_features(X)
 
     # ------------------------------------------------------------ the network
@@ -303,8 +325,11 @@ class NetworkEstimator(BaseEstimator):
         hidden_activation = canonical_activation(hidden_activation)
         seed = self._random_seed()
         init_seq, run_seq = np.random.SeedSequence(seed).spawn(2)
+        # scikit-learn's rule: the weights take the dtype of the rows validated
+        # for the first fit (float32 stays float32, anything else is float64).
         self._model = MLP([n_features, *hidden, n_outputs], hidden_activation, output,
-                          init=getattr(self, "init", None), normalize=self.normalize, seed=init_seq,
+                          loss=self._network_loss, init=getattr(self, "init", None),
+                          normalize=self.normalize, seed=init_seq, dtype=X.dtype,
                           **self._network_options())
         if self._initial_zero_weights:
             self._model.params[...] = 0
@@ -355,7 +380,7 @@ class NetworkEstimator(BaseEstimator):
         self._expose_weights()
 
     def _forward(self, X):
-        """The network's output on validated X (float32, shape (n, n_outputs))."""
+        """The network's output on validated X (the network's dtype, shape (n, n_outputs))."""
         self._push_weights()
         threads = self._thread_count()
         if threads is None:   # no context to enter: a few microseconds on one row
@@ -408,7 +433,7 @@ class NetworkEstimator(BaseEstimator):
         if not total > 0:
             raise ValueError("sample_weight must have a positive sum, got all zero weights")
         w = sample_weight * (n_rows / total) if self._normalize_sample_weight else sample_weight
-        return np.ascontiguousarray(w, dtype=DTYPE), self._penalty(n_rows, total, batch)
+        return np.ascontiguousarray(w, dtype=self._model.dtype), self._penalty(n_rows, total, batch)
 
     def _resolve_batch_size(self, n_rows):
         if isinstance(self.batch_size, str):
@@ -443,7 +468,8 @@ class NetworkEstimator(BaseEstimator):
         n = X.shape[0]
         comm = self._comm
         batch = self._resolve_batch_size(n if comm is None else max(comm.allgather(n)))
-        data = TrainingData(self._native_inputs(X), np.ascontiguousarray(Y, dtype=DTYPE), None,
+        data = TrainingData(self._native_inputs(X),
+                            np.ascontiguousarray(Y, dtype=self._model.dtype), None,
                             batch, freeze_bias=self._freeze_bias_now(),
                             # scikit-learn keeps no copy to roll back to, and
                             # it would cost three more buffers of the weights
@@ -454,7 +480,7 @@ class NetworkEstimator(BaseEstimator):
 
     def _fit_network(self, X, Y, sample_weight, *, incremental, y_raw, eval_set):
         """Train the network on validated X and encoded targets Y."""
-        Y = np.ascontiguousarray(Y, dtype=DTYPE)
+        Y = np.ascontiguousarray(Y, dtype=self._model.dtype)
         if self._freeze_bias_now():
             for b in self._model.b:
                 b[...] = 0
@@ -506,7 +532,8 @@ class NetworkEstimator(BaseEstimator):
             result = scipy.optimize.minimize(
                 loss_and_gradient, np.array(params, dtype=np.float64), method="L-BFGS-B",
                 jac=True,
-                options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+                options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                         **self._lbfgs_options()},
             )
         if result.status != 0:
             message = result.message
@@ -526,6 +553,10 @@ class NetworkEstimator(BaseEstimator):
         self.loss_ = float(self._report_loss(result.fun, 1, n))
         if self._chatty:
             print(f"lbfgs: {self.n_iter_} iterations, loss = {self.loss_:.8f}")
+
+    def _lbfgs_options(self):
+        """More of L-BFGS-B's options (scikit-learn's MLPs keep scipy's defaults)."""
+        return {}
 
     def _report_loss(self, native_loss, n_batches, n_rows):
         """The loss in scikit-learn's convention (regression adjusts multi-output)."""
@@ -584,8 +615,9 @@ class NetworkEstimator(BaseEstimator):
     def _validation_data(self, validation):
         """(prepared X_val, y_val, encoded Y_val, native w_val, sample_weight_val)."""
         X_val, y_val, sw_val = validation
-        Y_val = np.ascontiguousarray(self._encode_validation_targets(y_val), dtype=DTYPE)
-        w_val = None if sw_val is None else np.ascontiguousarray(sw_val, dtype=DTYPE)
+        dtype = self._model.dtype
+        Y_val = np.ascontiguousarray(self._encode_validation_targets(y_val), dtype=dtype)
+        w_val = None if sw_val is None else np.ascontiguousarray(sw_val, dtype=dtype)
         return self._native_inputs(X_val), y_val, Y_val, w_val, sw_val
 
     def _fit_stochastic(self, X, Y, sample_weight, *, incremental, y_raw, eval_set):

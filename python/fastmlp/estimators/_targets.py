@@ -113,7 +113,7 @@ class ClassifierTargets:
 
     def _probabilities(self, X):
         """predict_proba: rows over classes_ (sum to 1), or per-label for multi-label."""
-        out = self._forward(X).astype(np.float64)
+        out = self._forward(X).astype(self._output_dtype(X), copy=False)
         if self.n_outputs_ == 1:
             p = out.ravel()
             return np.column_stack([1.0 - p, p])

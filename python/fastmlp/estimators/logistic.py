@@ -189,8 +189,21 @@ class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, N
     def _expose_weights(self):
         super()._expose_weights()
         W, b = self._model.W[0], self._model.b[0]
-        self.coef_ = np.array(W.T, dtype=np.float64)
-        self.intercept_ = np.array(b, dtype=np.float64)
+        self.coef_ = np.array(W.T)
+        self.intercept_ = np.array(b)
+
+    def _lbfgs_options(self):
+        # scikit-learn's LogisticRegression stops L-BFGS-B at a relative objective
+        # change of 64 machine epsilons (scipy's default, ~1e7 times larger, ends
+        # before gtol=tol is reached) and lets a line search take 50 steps.
+        return {"ftol": 64 * np.finfo(float).eps, "maxls": 50}
+
+    def _continue_in_dtype(self, dtype, incremental):
+        # scikit-learn's LogisticRegression: a warm-start fit goes on in the new
+        # rows' dtype. partial_fit (fastmlp's stochastic solvers) keeps the
+        # weights' dtype, as scikit-learn's MLPs do.
+        if not incremental:
+            self._convert_network(dtype)
 
     @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
@@ -218,7 +231,8 @@ class LogisticRegression(ClassifierMixin, LogProbabilities, ClassifierTargets, N
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
         """X W + b: shape (n,) for binary targets, (n, n_classes) otherwise."""
-        z = self._output_logits(self._checked(X)).astype(np.float64)
+        X = self._checked(X)
+        z = self._output_logits(X).astype(self._output_dtype(X), copy=False)
         return z.ravel() if self.n_outputs_ == 1 else z
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:

@@ -324,10 +324,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True, comm=comm)
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
-        """Predicted values, shape (n,) or (n, n_outputs), float32 for float32 X (as
-        scikit-learn), float64 otherwise."""
+        """Predicted values, shape (n,) or (n, n_outputs): float32 when X and the
+        weights are float32 (as scikit-learn), float64 otherwise."""
         X = self._check_fitted_predict_input(X)
-        out = self._forward(X).astype(X.dtype if X.dtype == np.float32 else np.float64)
+        out = self._forward(X).astype(self._output_dtype(X), copy=False)
         return out.ravel() if self.n_outputs_ == 1 else out
 
     def __sklearn_tags__(self):

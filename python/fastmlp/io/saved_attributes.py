@@ -45,12 +45,16 @@ EVERY_ESTIMATOR = (
     Saved("out_activation_", expect.NAME),
     Saved("n_params_", expect.COUNT),
     Saved("n_iter_", expect.COUNT),
-    Saved("t_", expect.COUNT),
     optional("loss_", expect.REAL),
     # Private: the generator that shuffles each epoch, so training on after
     # loading draws the same orders it would have drawn without the round trip.
     Saved("_rng", expect.GENERATOR),
 )
+
+# The samples seen: a count for the MLPs; the Perceptron's is scikit-learn's
+# float, 1 + epochs x rows (an integer count in files from before).
+SAMPLES_SEEN = (Saved("t_", expect.COUNT),)
+PERCEPTRON_SAMPLES_SEEN = (Saved("t_", expect.NON_NEGATIVE_REAL),)
 
 CLASSIFIERS = (
     Saved("classes_", expect.LABELS),
@@ -76,10 +80,10 @@ PERCEPTRON_TRAINING = (
 )
 
 SAVED_ATTRIBUTES = {
-    "MLPClassifier": EVERY_ESTIMATOR + CLASSIFIERS + STOCHASTIC_SOLVERS,
-    "MLPRegressor": EVERY_ESTIMATOR + STOCHASTIC_SOLVERS,
-    "LogisticRegression": EVERY_ESTIMATOR + CLASSIFIERS + STOCHASTIC_SOLVERS,
-    "Perceptron": EVERY_ESTIMATOR + CLASSIFIERS + PERCEPTRON_TRAINING,
+    "MLPClassifier": EVERY_ESTIMATOR + SAMPLES_SEEN + CLASSIFIERS + STOCHASTIC_SOLVERS,
+    "MLPRegressor": EVERY_ESTIMATOR + SAMPLES_SEEN + STOCHASTIC_SOLVERS,
+    "LogisticRegression": EVERY_ESTIMATOR + SAMPLES_SEEN + CLASSIFIERS + STOCHASTIC_SOLVERS,
+    "Perceptron": EVERY_ESTIMATOR + PERCEPTRON_SAMPLES_SEEN + CLASSIFIERS + PERCEPTRON_TRAINING,
 }
 
 # Private attributes with one value after loading, whatever the file says:

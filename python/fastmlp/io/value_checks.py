@@ -38,6 +38,7 @@ def _is_reals(value):
 COUNT = Expected("a non-negative integer", lambda v: is_int(v) and v >= 0)
 NAME = Expected("a string", lambda v: isinstance(v, str))
 REAL = Expected("a number", _is_real)
+NON_NEGATIVE_REAL = Expected("a non-negative number", lambda v: _is_real(v) and v >= 0)
 REAL_OR_NONE = Expected("a number or null", lambda v: v is None or _is_real(v))
 REALS = Expected("a list of numbers", _is_reals)
 REALS_OR_NONE = Expected("a list of numbers or null", lambda v: v is None or _is_reals(v))
