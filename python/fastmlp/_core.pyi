@@ -167,10 +167,14 @@ def active_isa() -> str:
     ...
 def best_isa() -> str:
     ...
+@typing.overload
 def gemm(A: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], B: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], trans_a: bool = False, trans_b: bool = False, isa: str = '', into: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
     """
-    C = op(A) @ op(B) in float32; isa='' uses the active instruction set. With into=C (float32, C-contiguous, M x Nc): C += op(A) @ op(B), in place.
+    C = op(A) @ op(B) in float32 (or float64, for float64 A and B); isa='' uses the active instruction set. With into=C (the same dtype, C-contiguous, M x Nc): C += op(A) @ op(B), in place.
     """
+@typing.overload
+def gemm(A: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], B: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], trans_a: bool = False, trans_b: bool = False, isa: str = '', into: typing.Any = None) -> numpy.typing.NDArray[numpy.float64]:
+    ...
 def get_num_threads() -> int:
     ...
 def set_isa(arg0: str) -> None:
