@@ -61,9 +61,10 @@ py::array_t<T> ops_gemm(py::array_t<T, py::array::c_style> A, py::array_t<T, py:
     if (!given || !given.dtype().is(py::dtype::of<T>()) || given.ndim() != 2 ||
         given.shape(0) != M || given.shape(1) != Nc || !(given.flags() & py::array::c_style) ||
         !given.writeable())
-      throw py::value_error(
-          "gemm's `into` must be a writable C-contiguous " + std::string(sizeof(T) == 4 ? "float32" : "float64") + " array of shape (" +
-          std::to_string(M) + ", " + std::to_string(Nc) + ")");
+      throw py::value_error("gemm's `into` must be a writable C-contiguous " +
+                            std::string(sizeof(T) == 4 ? "float32" : "float64") +
+                            " array of shape (" + std::to_string(M) + ", " + std::to_string(Nc) +
+                            ")");
     C = py::reinterpret_borrow<py::array_t<T>>(given);
     beta = 1;
   }
@@ -134,9 +135,9 @@ namespace {
 
 const std::vector<std::pair<std::string, Act>>& activation_names() {
   static const std::vector<std::pair<std::string, Act>> names = {
-      {"identity", Act::identity}, {"step", Act::step},      {"sigmoid", Act::sigmoid},
-      {"tanh", Act::tanh},         {"relu", Act::relu},      {"leaky_relu", Act::leaky_relu},
-      {"softplus", Act::softplus}, {"softmax", Act::softmax},      {"exp", Act::exp}};
+      {"identity", Act::identity}, {"step", Act::step},       {"sigmoid", Act::sigmoid},
+      {"tanh", Act::tanh},         {"relu", Act::relu},       {"leaky_relu", Act::leaky_relu},
+      {"softplus", Act::softplus}, {"softmax", Act::softmax}, {"exp", Act::exp}};
   return names;
 }
 
@@ -290,8 +291,7 @@ CheckedRows<T> check_rows(const Network<T>& net, const py::object& X_in) {
   const auto shape = X_in.attr("shape").cast<std::pair<int64_t, int64_t>>();
   if (shape.second != I)
     throw py::value_error("X must have " + std::to_string(I) + " columns, got shape (" +
-                          std::to_string(shape.first) + ", " + std::to_string(shape.second) +
-                          ")");
+                          std::to_string(shape.first) + ", " + std::to_string(shape.second) + ")");
   X.sparse = true;
   X.rows = shape.first;
   X.indptr = require_index_array(X_in.attr("indptr"), "X.indptr", X.rows + 1);
@@ -307,14 +307,13 @@ CheckedRows<T> check_rows(const Network<T>& net, const py::object& X_in) {
                           std::to_string(ptr[X.rows]));
   for (int64_t r = 0; r < X.rows; ++r)
     if (ptr[r + 1] < ptr[r])
-      throw py::value_error("X.indptr must not decrease, got " + std::to_string(ptr[r]) +
-                            " then " + std::to_string(ptr[r + 1]) + " at row " +
-                            std::to_string(r));
+      throw py::value_error("X.indptr must not decrease, got " + std::to_string(ptr[r]) + " then " +
+                            std::to_string(ptr[r + 1]) + " at row " + std::to_string(r));
   const int64_t* col = X.indices.data();
   for (int64_t k = 0; k < nnz; ++k)
     if (col[k] < 0 || col[k] >= I)
-      throw py::value_error("X.indices holds column " + std::to_string(col[k]) +
-                            ", outside [0, " + std::to_string(I) + ")");
+      throw py::value_error("X.indices holds column " + std::to_string(col[k]) + ", outside [0, " +
+                            std::to_string(I) + ")");
   return X;
 }
 
@@ -473,12 +472,12 @@ void bind_network_class(py::module_& m, const char* class_name) {
                  (loss_kind == Loss::squared_error && out != Act::softmax && out != Act::step &&
                   out != Act::exp);
              if (!consistent)
-               throw py::value_error("loss '" + loss + "' does not go with output activation '" +
-                                     activations.back() +
-                                     "': use softmax with categorical_cross_entropy, sigmoid "
-                                     "with binary_cross_entropy, step with perceptron or perceptron_hinge, "
-                                     "exp with "
-                                     "poisson, or an elementwise activation with squared_error");
+               throw py::value_error(
+                   "loss '" + loss + "' does not go with output activation '" + activations.back() +
+                   "': use softmax with categorical_cross_entropy, sigmoid "
+                   "with binary_cross_entropy, step with perceptron or perceptron_hinge, "
+                   "exp with "
+                   "poisson, or an elementwise activation with squared_error");
              try {
                return std::make_unique<Net>(sizes, acts, loss_kind, static_cast<T>(slope));
              } catch (const std::bad_alloc&) {
@@ -508,12 +507,11 @@ void bind_network_class(py::module_& m, const char* class_name) {
       .def_property_readonly(
           "params",
           [](py::object self) { return buffer_view<T>(self.cast<Net&>().params(), self); })
-      .def_property_readonly(
-          "grads",
-          [](py::object self) {
-            Net& net = self.cast<Net&>();
-            return buffer_view<T>(net.grads(), self, net.num_params());
-          })
+      .def_property_readonly("grads",
+                             [](py::object self) {
+                               Net& net = self.cast<Net&>();
+                               return buffer_view<T>(net.grads(), self, net.num_params());
+                             })
       .def("optimizer_state",
            [](py::object self, int which) {
              if (which != 0 && which != 1)
@@ -537,8 +535,7 @@ void bind_network_class(py::module_& m, const char* class_name) {
                              })
       .def_property_readonly("dropout_seed", &Net::dropout_seed)
       .def_property(
-          "l1",
-          [](const Net& net) { return double(net.l1()); },
+          "l1", [](const Net& net) { return double(net.l1()); },
           [](Net& net, double l1) {
             if (!(l1 >= 0.0)) throw py::value_error("l1 must be >= 0");
             auto lock = lock_for_training(net);
@@ -611,8 +608,8 @@ void bind_network_class(py::module_& m, const char* class_name) {
             const auto b = check_batch<T>(net, X_in, Y_in, w_in, "gradients need");
             auto lock = lock_for_training(net);
             py::gil_scoped_release release;
-            return net.gradients(b.X.view(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2),
-                                 divisor, mask_step);
+            return net.gradients(b.X.view(), b.Y.data(), b.w(), b.rows, static_cast<T>(l2), divisor,
+                                 mask_step);
           },
           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("l2") = 0.0,
           py::kw_only(), py::arg("divisor") = 0, py::arg("mask_step") = -1,

@@ -124,8 +124,8 @@ void csr_transpose_dense(T* dW, const CsrRows<T>& X, const T* delta, int64_t N, 
 template <typename T>
 void csr_dense_forward_reference(T* out, const CsrRows<T>& X, const T* W, int64_t N, int64_t O);
 template <typename T>
-void csr_transpose_dense_reference(T* dW, const CsrRows<T>& X, const T* delta, int64_t N,
-                                   int64_t I, int64_t O);
+void csr_transpose_dense_reference(T* dW, const CsrRows<T>& X, const T* delta, int64_t N, int64_t I,
+                                   int64_t O);
 
 // ---------------------------------------------------------------- optimizers
 enum class Optim : int { sgd = 0, momentum = 1, nesterov = 2, adam = 3 };

@@ -1,4 +1,4 @@
-"""The float32 GEMM of every supported instruction set against the reference
+"""The float32 and float64 GEMM of every supported instruction set against the reference
 loop and against numpy float64, on odd shapes and all transpose combinations."""
 import itertools
 
@@ -175,3 +175,60 @@ def test_reference_matches_float64():
         A, B, expected = _operands(33, 17, 257, trans_a, trans_b)
         C = _core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa="reference")
         _assert_close(C, expected, 257, "reference")
+
+
+# ------------------------------------------------------------------ float64
+def _operands64(M, Nc, K, trans_a, trans_b, seed=0):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((M, K)), rng.standard_normal((K, Nc))
+    A = np.ascontiguousarray(a.T) if trans_a else a
+    B = np.ascontiguousarray(b.T) if trans_b else b
+    return A, B, a @ b
+
+
+def _assert_close64(C, expected, K, what):
+    tol = 1e-14 * np.sqrt(K) * max(np.linalg.norm(expected), 1e-300)
+    err = np.linalg.norm(C - expected)
+    assert err <= tol, f"{what}: |C - expected| = {err:.3e} > {tol:.3e}"
+
+
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES)
+def test_float64_gemm_matches_its_reference_and_numpy(isa, trans_a, trans_b):
+    for M, Nc, K in SHAPES + [(128, 256, 784), (64, 10, 128), (200, 4, 33)]:
+        A, B, expected = _operands64(M, Nc, K, trans_a, trans_b, seed=M * 1000 + Nc * 10 + K)
+        C = _core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa=isa)
+        ref = _core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa="reference")
+        what = f"float64 {isa} M={M} Nc={Nc} K={K} trans_a={trans_a} trans_b={trans_b}"
+        assert C.shape == (M, Nc) and C.dtype == np.float64, what
+        _assert_close64(C, expected, K, what + " vs numpy")
+        _assert_close64(C, ref, K, what + " vs reference")
+        into = np.ones((M, Nc))
+        _core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa=isa, into=into)
+        _assert_close64(into - 1.0, expected, K, what + " accumulated")
+
+
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("M,Nc,K,trans_a,trans_b", LAYER_CASES)
+def test_float64_gemm_bit_identical_across_thread_counts(isa, M, Nc, K, trans_a, trans_b,
+                                                         restore_threads):
+    A, B, _ = _operands64(M, Nc, K, trans_a, trans_b, seed=3)
+    results = []
+    for threads in (1, 2, 3):
+        _core.set_num_threads(threads)
+        results.append(_core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa=isa))
+    for threads, C in zip((2, 3), results[1:]):
+        assert np.array_equal(C, results[0]), f"float64 {isa}: {threads} threads differ from 1"
+
+
+def test_float64_training_gives_the_same_weights_on_one_and_two_threads(restore_threads):
+    import fastmlp
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((500, 100)), rng.integers(0, 4, 500)
+    weights = []
+    for threads in (1, 2):
+        _core.set_num_threads(threads)
+        model = fastmlp.MLP([100, 96, 40, 4], seed=0, dtype="float64")
+        model.fit(X, y, epochs=2, batch_size=64, optimizer="adam", learning_rate=0.01, l2=1e-3)
+        weights.append(np.array(model.params))
+    np.testing.assert_array_equal(weights[0], weights[1])

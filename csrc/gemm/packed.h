@@ -151,8 +151,7 @@ inline void pack_b_sliver(T* panel, const T* B, int64_t ldb, bool trans_b, int64
 // ------------------------------------------------------------------ M == 1
 // c[j0 .. j0 + NB*L) (+)= a[K] B[K, those columns]: NB accumulators, one pass down B.
 template <class V, int NB, class T = typename V::T>
-void gemv_block(T* c, const T* a, const T* B, int64_t ldb, int64_t j0, int64_t K,
-                bool accumulate) {
+void gemv_block(T* c, const T* a, const T* B, int64_t ldb, int64_t j0, int64_t K, bool accumulate) {
   using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
   Reg acc[NB];
@@ -176,8 +175,8 @@ void gemv_block(T* c, const T* a, const T* B, int64_t ldb, int64_t j0, int64_t K
 // row of B, and fewer passes. Every output is the same ascending-k chain
 // whatever block it falls in.
 template <class V, class T = typename V::T>
-void gemv_rows(T* c, const T* a, const T* B, int64_t ldb, int64_t j_begin, int64_t j_end,
-               int64_t K, bool accumulate) {
+void gemv_rows(T* c, const T* a, const T* B, int64_t ldb, int64_t j_begin, int64_t j_end, int64_t K,
+               bool accumulate) {
   constexpr int L = V::kLanes;
   constexpr int kNarrow = 64 / L;
   constexpr int kWide = L >= 16 ? 128 / L : kNarrow;
@@ -200,8 +199,8 @@ void gemv_rows(T* c, const T* a, const T* B, int64_t ldb, int64_t j_begin, int64
 // c[1, Nc] (+)= a[K] B^T where B is stored Nc x K: one dot product per stored
 // row, four rows at a time so each load of `a` feeds four FMAs.
 template <class V, class T = typename V::T>
-void gemv_dots(T* c, const T* a, const T* B, int64_t ldb, int64_t j_begin, int64_t j_end,
-               int64_t K, bool accumulate) {
+void gemv_dots(T* c, const T* a, const T* B, int64_t ldb, int64_t j_begin, int64_t j_end, int64_t K,
+               bool accumulate) {
   using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
   const auto tail = V::mask_for(static_cast<int>(K % L));
@@ -288,8 +287,8 @@ void gemv(T* c, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb, 
 // regression, perceptron), computed as its transpose C^T = op(B)^T op(A)^T so
 // the vector runs along M instead of wasting all but one lane of a tile.
 template <class V, class T = typename V::T>
-void gemv_column(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
-                 int64_t ldb, bool trans_b, int64_t M, int64_t K, bool accumulate) {
+void gemv_column(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
+                 bool trans_b, int64_t M, int64_t K, bool accumulate) {
   // op(B)^T as a 1 x K row: contiguous when B is stored 1 x K, else strided.
   const bool row_strided = !trans_b;
   // op(A)^T is K x M: A^T stored K x M is already that; row-major A is its transpose.
@@ -387,7 +386,7 @@ struct Plan {
         const T* b = sliver(s, &b_step);
         const bool edge = ncols != NR, masked_loads = b_packed == nullptr;
         TileFn<T> fn = a_mode == AMode::row_strided ? pick<true>(mr, edge, masked_loads)
-                                                 : pick<false>(mr, edge, masked_loads);
+                                                    : pick<false>(mr, edge, masked_loads);
         fn(g.C + i0 * g.ldc + j0, g.ldc, a + k0 * a_cs, a_rs, a_cs, b + k0 * b_step, b_step, kn,
            ncols, accumulate);
       }
@@ -495,7 +494,7 @@ void gemm_transposed(const GemmArgs<typename V::T>& g) {
       for (int64_t j = 0; j < g.Nc; ++j) ct[j * g.M + i] = g.C[i * g.ldc + j];
   // op(B)^T: B itself read with the opposite transpose flag; op(A)^T = A (K x M).
   const GemmArgs<T> t{ct,    g.M,   g.B,  g.ldb, !g.trans_b, g.A,
-                   g.lda, false, g.Nc, g.M,   g.K,        g.accumulate};
+                      g.lda, false, g.Nc, g.M,   g.K,        g.accumulate};
   gemm_by_width<V>(t);
   for (int64_t i = 0; i < g.M; ++i)
     for (int64_t j = 0; j < g.Nc; ++j) g.C[i * g.ldc + j] = ct[j * g.M + i];
@@ -503,8 +502,8 @@ void gemm_transposed(const GemmArgs<typename V::T>& g) {
 
 // C[M,Nc] = beta C + op(A)[M,K] op(B)[K,Nc], beta 0 or 1 (others are folded into C first).
 template <class V, class T = typename V::T>
-void gemm_packed(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
-                 int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta) {
+void gemm_packed(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
+                 bool trans_b, int64_t M, int64_t Nc, int64_t K, T beta) {
   if (M <= 0 || Nc <= 0) return;
   if (beta != T(0) && beta != T(1)) {
     for (int64_t i = 0; i < M; ++i)

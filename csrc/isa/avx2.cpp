@@ -10,8 +10,13 @@
 namespace fastmlp {
 
 const KernelTable avx2_kernels = {
-    Isa::avx2,          &gemm_packed<VecAvx2>,      &gemm_packed<VecAvx2d>,
-    &optimizer_update_flat, &dense_forward_one, &dense_backward_update_one,
+    Isa::avx2,
+    &gemm_packed<VecAvx2>,
+    &gemm_packed<VecAvx2d>,
+    &optimizer_update_flat<float>,
+    &optimizer_update_flat<double>,
+    &dense_forward_one,
+    &dense_backward_update_one,
 };
 
 }  // namespace fastmlp

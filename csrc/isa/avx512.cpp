@@ -13,8 +13,13 @@ namespace fastmlp {
 const KernelTable avx512_kernels = {
     // float64 on 4-lane vectors (VecAvx2d): the 8-lane policy waits for a
     // machine to test it on.
-    Isa::avx512,        &gemm_packed<VecAvx512>,    &gemm_packed<VecAvx2d>,
-    &optimizer_update_flat, &dense_forward_one, &dense_backward_update_one,
+    Isa::avx512,
+    &gemm_packed<VecAvx512>,
+    &gemm_packed<VecAvx2d>,
+    &optimizer_update_flat<float>,
+    &optimizer_update_flat<double>,
+    &dense_forward_one,
+    &dense_backward_update_one,
 };
 
 }  // namespace fastmlp

@@ -19,8 +19,13 @@
 namespace fastmlp {
 
 const KernelTable baseline_kernels = {
-    Isa::baseline,          FASTMLP_BASELINE_SGEMM, FASTMLP_BASELINE_DGEMM,
-    &optimizer_update_flat, &dense_forward_one,     &dense_backward_update_one,
+    Isa::baseline,
+    FASTMLP_BASELINE_SGEMM,
+    FASTMLP_BASELINE_DGEMM,
+    &optimizer_update_flat<float>,
+    &optimizer_update_flat<double>,
+    &dense_forward_one,
+    &dense_backward_update_one,
 };
 
 }  // namespace fastmlp

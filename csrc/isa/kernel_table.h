@@ -18,13 +18,15 @@ struct KernelTable {
   void (*sgemm)(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, const float* B,
                 int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, float beta);
   // The same in float64.
-  void (*dgemm)(double* C, int64_t ldc, const double* A, int64_t lda, bool trans_a,
-                const double* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K,
-                double beta);
+  void (*dgemm)(double* C, int64_t ldc, const double* A, int64_t lda, bool trans_a, const double* B,
+                int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K, double beta);
 
   // optimizer_update over a flat float32 buffer (vectorized, threaded for large n).
   void (*optimizer_update)(float* params, float* m, float* v, const float* grads, int64_t n,
                            const OptimConfig& cfg, int64_t t);
+  // The same in float64.
+  void (*optimizer_update_f64)(double* params, double* m, double* v, const double* grads, int64_t n,
+                               const OptimConfig& cfg, int64_t t);
 
   // The fused batch-1 kernels (fused/batch_one.h); nullptr in the reference
   // table, whose callers take the unfused path.

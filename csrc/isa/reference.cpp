@@ -5,8 +5,13 @@
 namespace fastmlp {
 
 const KernelTable reference_kernels = {
-    Isa::reference, &gemm_reference<float>,   &gemm_reference<double>,
-    &optimizer_update<float>, nullptr, nullptr,
+    Isa::reference,
+    &gemm_reference<float>,
+    &gemm_reference<double>,
+    &optimizer_update<float>,
+    &optimizer_update<double>,
+    nullptr,
+    nullptr,
 };
 
 }  // namespace fastmlp

@@ -167,8 +167,8 @@ void Network<T>::drop_units(int64_t l, int64_t N) {
   const int64_t O = fan_out(l);
   const double rate = double(dropout_[l]);
   const T kept = T(1) / (T(1) - dropout_[l]);
-  const uint64_t key = mix64(dropout_seed_ ^ mix64(dropout_salt_ ^ mix64(uint64_t(mask_step_)) ^
-                                                   (uint64_t(l) << 56)));
+  const uint64_t key = mix64(
+      dropout_seed_ ^ mix64(dropout_salt_ ^ mix64(uint64_t(mask_step_)) ^ (uint64_t(l) << 56)));
   const T* a = acts_buf_[l].data();
   T* mask = mask_buf_[l].data();
   T* out = dropped_buf_[l].data();
@@ -350,9 +350,8 @@ void Network<T>::backward(const InputRows<T>& X, int64_t N, T l2, T scale) {
 
 namespace {
 
-// One optimizer step over n contiguous parameters: float32 through the active
-// kernel table (its vectorized update, or the plain loop in 'reference'),
-// float64 through the plain loop.
+// One optimizer step over n contiguous parameters through the active kernel
+// table (its vectorized update, or the plain loop in 'reference').
 void update_range(float* p, float* m, float* v, const float* g, int64_t n, const OptimConfig& cfg,
                   int64_t t) {
   kernels().optimizer_update(p, m, v, g, n, cfg, t);
@@ -360,7 +359,7 @@ void update_range(float* p, float* m, float* v, const float* g, int64_t n, const
 
 void update_range(double* p, double* m, double* v, const double* g, int64_t n,
                   const OptimConfig& cfg, int64_t t) {
-  optimizer_update<double>(p, m, v, g, n, cfg, t);
+  kernels().optimizer_update_f64(p, m, v, g, n, cfg, t);
 }
 
 }  // namespace
@@ -405,12 +404,11 @@ double Network<T>::gradients(const InputRows<T>& X, const T* Y, const T* w, int6
 }
 
 template <typename T>
-typename Network<T>::BatchRows Network<T>::batch_rows(const EpochInputs<T>& in,
-                                                      const int64_t* idx, int64_t rows) {
+typename Network<T>::BatchRows Network<T>::batch_rows(const EpochInputs<T>& in, const int64_t* idx,
+                                                      int64_t rows) {
   const int64_t I = fan_in(0), O = fan_out(num_layers() - 1);
   if (is_consecutive(idx, rows))
-    return {in.X.from_row(idx[0], I), in.Y + idx[0] * O,
-            in.w != nullptr ? in.w + idx[0] : nullptr};
+    return {in.X.from_row(idx[0], I), in.Y + idx[0] * O, in.w != nullptr ? in.w + idx[0] : nullptr};
   InputRows<T> X = static_cast<const T*>(nullptr);
   if (in.X.sparse()) {
     gather_csr_rows(in.X.csr, idx, rows);
@@ -491,8 +489,8 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
 }
 
 template <typename T>
-EpochTally Network<T>::train_steps(const EpochInputs<T>& in, const int64_t* order,
-                                   int64_t n_order, int64_t batch_size, const StepReduce<T>& plan) {
+EpochTally Network<T>::train_steps(const EpochInputs<T>& in, const int64_t* order, int64_t n_order,
+                                   int64_t batch_size, const StepReduce<T>& plan) {
   EpochTally tally;
   ensure_scratch(batch_size);
   const int64_t n = num_params();
@@ -542,10 +540,11 @@ EpochTally Network<T>::train_steps(const EpochInputs<T>& in, const int64_t* orde
 }
 
 template <typename T>
-EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* w, const int64_t* order,
-                                    int64_t n_order, int64_t batch_size, const OptimConfig& cfg,
-                                    T l2, const StopCheck& stop, bool freeze_bias,
-                                    const StepReduce<T>* reduce, bool keep_start) {
+EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* w,
+                                    const int64_t* order, int64_t n_order, int64_t batch_size,
+                                    const OptimConfig& cfg, T l2, const StopCheck& stop,
+                                    bool freeze_bias, const StepReduce<T>* reduce,
+                                    bool keep_start) {
   EpochResult result;
   if (n_order <= 0 && reduce == nullptr) return result;
   if (reduce != nullptr && l1_ != T(0))
@@ -574,8 +573,8 @@ EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* 
     // kernels: all of them at batch size 1, else a lone last row.
     const KernelTable& table = kernels();
     // The fused kernels have no dropout and no L1 step, and read dense rows.
-    const int64_t single =
-        !table.has_fused_kernels() || has_dropout() || l1_ != T(0) || X.sparse() ? 0
+    const int64_t single = !table.has_fused_kernels() || has_dropout() || l1_ != T(0) || X.sparse()
+                               ? 0
                            : batch_size == 1           ? n_order
                            : n_order % batch_size == 1 ? 1
                                                        : 0;

@@ -63,7 +63,7 @@ template <typename T>
 struct InputRows {
   const T* dense = nullptr;
   CsrRows<T> csr{};
-  InputRows(const T* rows) : dense(rows) {}  // NOLINT: a dense pointer is the common case
+  InputRows(const T* rows) : dense(rows) {}         // NOLINT: a dense pointer is the common case
   InputRows(const CsrRows<T>& rows) : csr(rows) {}  // NOLINT
   bool sparse() const { return dense == nullptr; }
   // Rows r, r + 1, ... of the same matrix (I: its columns).
@@ -76,8 +76,8 @@ struct InputRows {
 template <typename T>
 struct EpochInputs {
   InputRows<T> X;  // [N, I_0]
-  const T* Y;  // [N, O_last]
-  const T* w;  // [N] row weights, or nullptr
+  const T* Y;      // [N, O_last]
+  const T* w;      // [N] row weights, or nullptr
   const OptimConfig& cfg;
   T l2;
   bool freeze_bias;  // biases keep their values (and their optimizer state)
@@ -191,10 +191,10 @@ class Network {
   // copy of the weights and optimizer state that a non-finite loss restores
   // (three more buffers of the parameters' size): the weights are then left
   // as the last finite step made them.
-  EpochResult train_epoch(const InputRows<T>& X, const T* Y, const T* w, const int64_t* order, int64_t n_order,
-                          int64_t batch_size, const OptimConfig& cfg, T l2, const StopCheck& stop,
-                          bool freeze_bias = false, const StepReduce<T>* reduce = nullptr,
-                          bool keep_start = true);
+  EpochResult train_epoch(const InputRows<T>& X, const T* Y, const T* w, const int64_t* order,
+                          int64_t n_order, int64_t batch_size, const OptimConfig& cfg, T l2,
+                          const StopCheck& stop, bool freeze_bias = false,
+                          const StepReduce<T>* reduce = nullptr, bool keep_start = true);
 
   // Held by anything that writes the weights (training), so two fits on one
   // network cannot interleave.

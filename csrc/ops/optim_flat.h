@@ -1,7 +1,7 @@
-// The flat-buffer float32 optimizer update, written once and compiled per
+// The flat-buffer optimizer update (float32 and float64), written once and compiled per
 // instruction set (each isa/<isa>.cpp includes it under its own flags and puts
 // it in its kernel table; internal linkage keeps the copies apart). Its
-// reference twin is optimizer_update<float> (ops/optim.cpp): same formulas.
+// reference twin is optimizer_update<T> (ops/optim.cpp): same formulas.
 #pragma once
 
 #include <algorithm>
@@ -15,12 +15,13 @@ namespace {
 
 // The flat-buffer optimizer update (params, state, grads: [n]), vectorized
 // for this instruction set and split over threads for large buffers.
-void optimizer_update_flat(float* params, float* m, float* v, const float* grads, int64_t n,
-                           const OptimConfig& cfg, int64_t t) {
-  with_optimizer_step<float>(cfg, t, [&](const auto& step) {
+template <typename T>
+void optimizer_update_flat(T* params, T* m, T* v, const T* grads, int64_t n, const OptimConfig& cfg,
+                           int64_t t) {
+  with_optimizer_step<T>(cfg, t, [&](const auto& step) {
     // Elements below which one thread is faster than two (fork/join costs a
     // few microseconds).
-    constexpr int64_t kMinParallelUpdate = 1 << 15;
+    constexpr int64_t kMinParallelUpdate = sizeof(T) == 4 ? 1 << 15 : 1 << 20;
     constexpr int64_t kChunk = 4096;
     const int64_t chunks = (n + kChunk - 1) / kChunk;
     const bool parallel = n >= kMinParallelUpdate;

@@ -78,8 +78,8 @@ void csr_dense_forward_reference(T* out, const CsrRows<T>& X, const T* W, int64_
 }
 
 template <typename T>
-void csr_transpose_dense_reference(T* dW, const CsrRows<T>& X, const T* delta, int64_t N,
-                                   int64_t I, int64_t O) {
+void csr_transpose_dense_reference(T* dW, const CsrRows<T>& X, const T* delta, int64_t N, int64_t I,
+                                   int64_t O) {
   for (int64_t i = 0; i < I; ++i)
     for (int64_t o = 0; o < O; ++o) {
       T sum = dW[i * O + o];
@@ -90,13 +90,12 @@ void csr_transpose_dense_reference(T* dW, const CsrRows<T>& X, const T* delta, i
     }
 }
 
-#define FASTMLP_SPARSE(T)                                                                       \
-  template void csr_dense_forward<T>(T*, const CsrRows<T>&, const T*, int64_t, int64_t);        \
-  template void csr_transpose_dense<T>(T*, const CsrRows<T>&, const T*, int64_t, int64_t,       \
-                                       int64_t);                                                \
-  template void csr_dense_forward_reference<T>(T*, const CsrRows<T>&, const T*, int64_t,        \
-                                               int64_t);                                        \
-  template void csr_transpose_dense_reference<T>(T*, const CsrRows<T>&, const T*, int64_t,      \
+#define FASTMLP_SPARSE(T)                                                                          \
+  template void csr_dense_forward<T>(T*, const CsrRows<T>&, const T*, int64_t, int64_t);           \
+  template void csr_transpose_dense<T>(T*, const CsrRows<T>&, const T*, int64_t, int64_t,          \
+                                       int64_t);                                                   \
+  template void csr_dense_forward_reference<T>(T*, const CsrRows<T>&, const T*, int64_t, int64_t); \
+  template void csr_transpose_dense_reference<T>(T*, const CsrRows<T>&, const T*, int64_t,         \
                                                  int64_t, int64_t);
 FASTMLP_SPARSE(float)
 FASTMLP_SPARSE(double)
