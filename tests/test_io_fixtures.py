@@ -31,7 +31,13 @@ def test_old_file_loads_and_predicts_the_same(name, expected):
     model = fastmlp.load(FILES / f"{name}.fastmlp")
     probe = expected["probe"]
     if isinstance(model, fastmlp.MLP):
-        np.testing.assert_array_equal(model.predict_proba(probe), expected[name])
+        if model.dtype == np.float64:
+            # float64 products moved from a portable loop to FMA kernels after
+            # these files were written: the same to the last bit or two.
+            np.testing.assert_allclose(model.predict_proba(probe), expected[name], rtol=1e-14,
+                                       atol=1e-15)
+        else:
+            np.testing.assert_array_equal(model.predict_proba(probe), expected[name])
         return
     np.testing.assert_array_equal(model.predict(probe), expected[name])
     if name + "__proba" in expected:
