@@ -426,6 +426,23 @@ py::tuple sparse_products(const py::object& X, const py::array& W_in, const py::
   return py::make_tuple(out, dW);
 }
 
+// [N, O_last] from one of the network's whole-batch outputs (predict, logits)
+// on checked rows, without the GIL.
+template <typename T>
+py::array_t<T> output_rows(const Network<T>& net, const py::object& X_in,
+                           void (Network<T>::*output)(T*, const InputRows<T>&, int64_t) const) {
+  const auto X = check_rows<T>(net, X_in);
+  const int64_t N = X.rows;
+  py::array_t<T> out({N, net.fan_out(net.num_layers() - 1)});
+  const InputRows<T> x = X.view();
+  T* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    if (N > 0) (net.*output)(o, x, N);
+  }
+  return out;
+}
+
 template <typename T>
 void bind_network_class(py::module_& m, const char* class_name) {
   using Net = Network<T>;
@@ -545,31 +562,9 @@ void bind_network_class(py::module_& m, const char* class_name) {
           "batch loop, u growing by learning_rate * l1; 0: off. Reset by reset_optimizer.")
       .def("reset_optimizer", &Net::reset_optimizer)
       .def("predict",
-           [](const Net& net, const py::object& X_in) {
-             const auto X = check_rows<T>(net, X_in);
-             const int64_t N = X.rows;
-             py::array_t<T> out({N, net.fan_out(net.num_layers() - 1)});
-             const InputRows<T> x = X.view();
-             T* o = out.mutable_data();
-             {
-               py::gil_scoped_release release;
-               if (N > 0) net.predict(o, x, N);
-             }
-             return out;
-           })
+           [](const Net& net, const py::object& X) { return output_rows(net, X, &Net::predict); })
       .def("logits",
-           [](const Net& net, const py::object& X_in) {
-             const auto X = check_rows<T>(net, X_in);
-             const int64_t N = X.rows;
-             py::array_t<T> out({N, net.fan_out(net.num_layers() - 1)});
-             const InputRows<T> x = X.view();
-             T* o = out.mutable_data();
-             {
-               py::gil_scoped_release release;
-               if (N > 0) net.logits(o, x, N);
-             }
-             return out;
-           })
+           [](const Net& net, const py::object& X) { return output_rows(net, X, &Net::logits); })
       .def("forward_all",
            [](const Net& net, const py::array& X_in) {
              auto X = require_array<T>(X_in, "X", 2, -1, net.fan_in(0));

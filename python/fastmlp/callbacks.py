@@ -29,21 +29,18 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
-import json
 import math
 import numbers
 import os
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from ._atomic import write_atomically
 from ._engine import BestWeights, Plateau
 from ._jsonvalues import ValueDecoder, ValueEncoder
+from ._statefile import read_state_file, write_state_file
 
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CosineDecay", "EarlyStopping",
@@ -758,28 +755,12 @@ class BackupAndRestore(Callback):
             "callbacks": [encoder.encode(cb.get_state(), f"callback{i}")
                           for i, cb in enumerate(fit.stateful_callbacks)],
         }
-        text = json.dumps(state, allow_nan=False, separators=(",", ":")).encode("utf-8")
         arrays.update(encoder.arrays)  # named array0, array1, ...: no clash with the above
-        arrays["state"] = np.frombuffer(text, dtype=np.uint8)
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        write_atomically(self.path, buffer.getvalue())
+        write_state_file(self.path, state, arrays)
 
     def _read(self):
-        try:
-            with np.load(self.path, allow_pickle=False) as npz:
-                arrays = {name: np.array(npz[name]) for name in npz.files}
-            state = json.loads(bytes(arrays.pop("state")).decode("utf-8"))
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as error:
-            raise ValueError(f"BackupAndRestore: {str(self.path)!r} is not a readable training "
-                             f"backup: {error}") from None
-        if not isinstance(state, dict) or state.get("kind") != _BACKUP_KIND:
-            raise ValueError(f"BackupAndRestore: {str(self.path)!r} is not a training backup: "
-                             f"expected kind {_BACKUP_KIND!r}, got {state.get('kind')!r:.60}")
-        if state.get("version") != _BACKUP_VERSION:
-            raise ValueError(f"BackupAndRestore: {str(self.path)!r} has backup version "
-                             f"{state.get('version')!r}: expected {_BACKUP_VERSION}")
-        return state, arrays
+        return read_state_file(self.path, _BACKUP_KIND, _BACKUP_VERSION, "BackupAndRestore",
+                               "training backup")
 
     def _restore(self):
         state, arrays = self._read()

@@ -15,15 +15,12 @@ JSON in its `state` entry, through `_jsonvalues`).
 from __future__ import annotations
 
 import contextlib
-import io
-import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .._atomic import write_atomically
 from .._jsonvalues import ValueDecoder, ValueEncoder
+from .._statefile import read_state_file, write_state_file
 
 _FILE_NAME = "estimator_state.npz"
 _KIND = "fastmlp-estimator-backup"
@@ -94,11 +91,7 @@ class EstimatorBackup:
             arrays["normalizer_offset"] = model.normalizer.offset_
             arrays["normalizer_scale"] = model.normalizer.scale_
         arrays.update(encoder.arrays)   # array0, array1, ...: no clash with the names above
-        text = json.dumps(state, allow_nan=False, separators=(",", ":")).encode("utf-8")
-        arrays["state"] = np.frombuffer(text, dtype=np.uint8)
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        write_atomically(self.path, buffer.getvalue())
+        write_state_file(self.path, state, arrays)
 
     def resume(self):
         """Restore the backup if there is one: the epochs it had completed (0 without)."""
@@ -139,19 +132,7 @@ class EstimatorBackup:
         return int(est.n_iter_)
 
     def _read(self):
-        try:
-            with np.load(self.path, allow_pickle=False) as npz:
-                arrays = {name: np.array(npz[name]) for name in npz.files}
-            state = json.loads(bytes(arrays.pop("state")).decode("utf-8"))
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as error:
-            raise ValueError(f"backup_dir: {str(self.path)!r} is not a readable backup: "
-                             f"{error}") from None
-        if not isinstance(state, dict) or state.get("kind") != _KIND:
-            raise ValueError(f"backup_dir: {str(self.path)!r} is not an estimator backup")
-        if state.get("version") != _VERSION:
-            raise ValueError(f"backup_dir: {str(self.path)!r} has backup version "
-                             f"{state.get('version')!r}: expected {_VERSION}")
-        return state, arrays
+        return read_state_file(self.path, _KIND, _VERSION, "backup_dir", "estimator backup")
 
     def delete(self):
         with contextlib.suppress(FileNotFoundError):
