@@ -9,10 +9,23 @@ entry as UTF-8 bytes and names its `kind` and `version`.
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 
 from ._atomic import write_atomically
+
+
+def make_backup_folder(folder, label):
+    """The folder a backup goes in, created if missing; its parent must exist."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        if not folder.parent.is_dir():
+            raise FileNotFoundError(
+                f"{label}: cannot create the backup folder {str(folder)!r}: expected its parent "
+                f"{str(folder.parent)!r} to be an existing folder")
+        folder.mkdir(exist_ok=True)
+    return folder
 
 
 def write_state_file(path, state, arrays):

@@ -40,7 +40,7 @@ import numpy as np
 
 from ._engine import BestWeights, Plateau
 from ._jsonvalues import ValueDecoder, ValueEncoder
-from ._statefile import read_state_file, write_state_file
+from ._statefile import make_backup_folder, read_state_file, write_state_file
 
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CosineDecay", "EarlyStopping",
@@ -697,13 +697,7 @@ class BackupAndRestore(Callback):
         return Path(self.backup_dir) / _BACKUP_NAME
 
     def on_train_begin(self, logs=None):
-        folder = Path(self.backup_dir)
-        if not folder.is_dir():
-            if not folder.parent.is_dir():
-                raise FileNotFoundError(
-                    f"BackupAndRestore: cannot create the backup folder {self.backup_dir!r}: "
-                    f"expected its parent {str(folder.parent)!r} to be an existing folder")
-            folder.mkdir(exist_ok=True)
+        make_backup_folder(self.backup_dir, "BackupAndRestore")
         self.restored_epoch = None
         if self.path.exists():
             self.restored_epoch = self._restore()

@@ -15,12 +15,11 @@ JSON in its `state` entry, through `_jsonvalues`).
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import numpy as np
 
 from .._jsonvalues import ValueDecoder, ValueEncoder
-from .._statefile import read_state_file, write_state_file
+from .._statefile import make_backup_folder, read_state_file, write_state_file
 
 _FILE_NAME = "estimator_state.npz"
 _KIND = "fastmlp-estimator-backup"
@@ -45,14 +44,7 @@ class EstimatorBackup:
     """The backup of one stochastic fit: `resume` at its start, `save` after each epoch."""
 
     def __init__(self, estimator, data, best):
-        folder = Path(estimator.backup_dir)
-        if not folder.is_dir():
-            if not folder.parent.is_dir():
-                raise FileNotFoundError(
-                    f"backup_dir={str(folder)!r}: cannot create the folder: expected its parent "
-                    f"{str(folder.parent)!r} to be an existing folder")
-            folder.mkdir(exist_ok=True)
-        self.path = folder / _FILE_NAME
+        self.path = make_backup_folder(estimator.backup_dir, "backup_dir") / _FILE_NAME
         self.est, self.data, self.best = estimator, data, best
 
     def _identity(self):
