@@ -136,17 +136,19 @@ def restore_threads():
     _core.set_num_threads(before)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("isa", FAST_ISAS)
 @pytest.mark.parametrize("M,Nc,K,trans_a,trans_b", LAYER_CASES)
-def test_gemm_bit_identical_across_thread_counts(isa, M, Nc, K, trans_a, trans_b,
+def test_gemm_bit_identical_across_thread_counts(isa, M, Nc, K, trans_a, trans_b, dtype,
                                                  restore_threads):
-    A, B, _ = _operands(M, Nc, K, trans_a, trans_b, seed=3)
+    operands = _operands if dtype == "float32" else _operands64
+    A, B, _ = operands(M, Nc, K, trans_a, trans_b, seed=3)
     results = []
     for threads in (1, 2, 3):
         _core.set_num_threads(threads)
         results.append(_core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa=isa))
     for threads, C in zip((2, 3), results[1:]):
-        assert np.array_equal(C, results[0]), f"{isa}: {threads} threads differ from 1"
+        assert np.array_equal(C, results[0]), f"{dtype} {isa}: {threads} threads differ from 1"
 
 
 @pytest.mark.parametrize("isa", FAST_ISAS)
@@ -206,19 +208,6 @@ def test_float64_gemm_matches_its_reference_and_numpy(isa, trans_a, trans_b):
         into = np.ones((M, Nc))
         _core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa=isa, into=into)
         _assert_close64(into - 1.0, expected, K, what + " accumulated")
-
-
-@pytest.mark.parametrize("isa", FAST_ISAS)
-@pytest.mark.parametrize("M,Nc,K,trans_a,trans_b", LAYER_CASES)
-def test_float64_gemm_bit_identical_across_thread_counts(isa, M, Nc, K, trans_a, trans_b,
-                                                         restore_threads):
-    A, B, _ = _operands64(M, Nc, K, trans_a, trans_b, seed=3)
-    results = []
-    for threads in (1, 2, 3):
-        _core.set_num_threads(threads)
-        results.append(_core.gemm(A, B, trans_a=trans_a, trans_b=trans_b, isa=isa))
-    for threads, C in zip((2, 3), results[1:]):
-        assert np.array_equal(C, results[0]), f"float64 {isa}: {threads} threads differ from 1"
 
 
 def test_float64_training_gives_the_same_weights_on_one_and_two_threads(restore_threads):
