@@ -110,6 +110,25 @@ def blas_threads(threads):
         yield
 
 
+def fma_peak_gflops(threads, seconds=0.3):
+    """The float32 FMA peak of `threads` threads, measured now (fastmlp._core.fma_peak:
+    twelve independent chains of the active instruction set's widest FMA, in
+    inline assembly), or None where fastmlp has no probe (non-x86 builds, no AVX2).
+    Workers call it before and after what they time, so a share of the peak is
+    a share of what the machine could do in that same run."""
+    from fastmlp import _core
+
+    try:
+        return _core.fma_peak(threads=threads, seconds=seconds)
+    except ValueError:
+        return None
+
+
+def share_of_peak(gflops, peak):
+    """'61%' of the peak, or '-' without a probe."""
+    return "-" if not peak else f"{100 * gflops / peak:.0f}%"
+
+
 def short_location(path):
     """A path without the machine's own prefix: from site-packages on, or
     relative to the repository, so reports name no local directories."""

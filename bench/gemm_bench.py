@@ -105,6 +105,7 @@ def run_worker(config):
     isa = config["isa"] or _core.active_isa()
     rng = np.random.default_rng(SEED)
     timings = []
+    peaks = [common.fma_peak_gflops(threads)]
     with common.blas_threads(threads):
         for case in cases(config["batch_sizes"]):
             left, right, trans_a, trans_b = operands(case["operation"], case["batch"], case["fan_in"],
@@ -116,7 +117,9 @@ def run_worker(config):
             samples = common.seconds_per_call_samples(call, config["min_sample_seconds"], config["samples"])
             M, K, N = product_shape(left, right, trans_a, trans_b)
             timings.append({**case, "M": M, "K": K, "N": N, "samples": samples})
-    common.emit_worker_result({"timings": timings, "isa": isa, "numpy_blas": common.numpy_blas_info()})
+    peaks.append(common.fma_peak_gflops(threads))
+    common.emit_worker_result({"timings": timings, "isa": isa, "numpy_blas": common.numpy_blas_info(),
+                               "peaks": [p for p in peaks if p]})
 
 
 # ================================================================== parent side
@@ -135,6 +138,7 @@ def run_all(args):
                     raise SystemExit(f"{library} at {threads} thread(s) failed: {result['error']}")
                 pooled = results.setdefault((library, threads), result)
                 if pooled is not result:
+                    pooled["peaks"] += result["peaks"]
                     for kept, new in zip(pooled["timings"], result["timings"]):
                         kept["samples"] += new["samples"]
     for result in results.values():
@@ -144,16 +148,28 @@ def run_all(args):
     return results
 
 
-def combine(results, args):
+def peaks_by_threads(results, args):
+    """{threads: median FMA peak over every probe of both libraries' workers} (None: no probe)."""
+    peaks = {}
+    for threads in args.threads:
+        probes = [p for library in LIBRARIES for p in results[(library, threads)]["peaks"]]
+        peaks[threads] = common.median(probes) if probes else None
+    return peaks
+
+
+def combine(results, args, peaks):
     """One row per (threads, case) with both libraries side by side."""
     rows = []
     for threads in args.threads:
         fast = results[("fastmlp", threads)]["timings"]
         ref = results[("numpy", threads)]["timings"]
+        peak = peaks[threads]
         for f, n in zip(fast, ref):
             rows.append({**{k: f[k] for k in ("batch", "layer", "operation", "M", "K", "N")},
                          "threads": threads, "fastmlp_seconds": f["seconds"], "numpy_seconds": n["seconds"],
                          "fastmlp_gflops": f["gflops"], "numpy_gflops": n["gflops"],
+                         "fastmlp_share_of_peak": f["gflops"] / peak if peak else None,
+                         "numpy_share_of_peak": n["gflops"] / peak if peak else None,
                          "speedup": n["seconds"] / f["seconds"]})
     return rows
 
@@ -167,7 +183,7 @@ def geometric_mean(values):
 OPERATION_FORMULAS = {"forward": "A W", "dW": "A^T dZ", "dA": "dZ W^T"}
 
 
-def render_markdown(rows, args, machine, isa, command, wall_seconds):
+def render_markdown(rows, args, machine, isa, command, wall_seconds, peaks):
     lines = [
         "# GEMM benchmark: fastmlp._core.gemm vs numpy float32 matmul",
         "",
@@ -176,7 +192,10 @@ def render_markdown(rows, args, machine, isa, command, wall_seconds):
         f"(median of {args.samples * args.rounds} samples: {args.samples} in each of {args.rounds} "
         f"rounds that alternate the libraries; each sample at least {args.min_sample_seconds * 1000:.0f} ms "
         "of repeated calls; both libraries allocate the output on every call). "
-        "Speedup = numpy time / fastmlp time (above 1: fastmlp is faster).",
+        "Speedup = numpy time / fastmlp time (above 1: fastmlp is faster). "
+        "Share of peak = GFLOP/s / the float32 FMA peak measured in this run "
+        "(`fastmlp._core.fma_peak`: twelve independent FMA chains of the widest vectors, "
+        "probed before and after every worker's timings; the median of the probes).",
         "",
         common.describe_machine(machine),
         f"- fastmlp kernel: {isa}; numpy threads set with threadpoolctl, fastmlp with set_num_threads; "
@@ -184,13 +203,18 @@ def render_markdown(rows, args, machine, isa, command, wall_seconds):
         f"- Command: `{command}` (took {wall_seconds:.0f} s)",
         "",
     ]
-    headers = ["batch", "layer", "product", "M x K x N", "fastmlp GFLOP/s", "numpy GFLOP/s", "speedup"]
+    headers = ["batch", "layer", "product", "M x K x N", "fastmlp GFLOP/s", "share of peak",
+               "numpy GFLOP/s", "share of peak", "speedup"]
     for threads in args.threads:
         selected = [r for r in rows if r["threads"] == threads]
+        peak = peaks[threads]
         table = [[r["batch"], r["layer"], f"{r['operation']} = {OPERATION_FORMULAS[r['operation']]}",
                   f"{r['M']} x {r['K']} x {r['N']}", f"{r['fastmlp_gflops']:.1f}",
-                  f"{r['numpy_gflops']:.1f}", f"{r['speedup']:.2f}x"] for r in selected]
-        lines += [f"## {threads} thread{'s' if threads > 1 else ''}", "", common.markdown_table(headers, table), ""]
+                  common.share_of_peak(r["fastmlp_gflops"], peak), f"{r['numpy_gflops']:.1f}",
+                  common.share_of_peak(r["numpy_gflops"], peak), f"{r['speedup']:.2f}x"] for r in selected]
+        peak_text = f"FMA peak measured in this run: {peak:.0f} GFLOP/s" if peak else "no FMA peak probe"
+        lines += [f"## {threads} thread{'s' if threads > 1 else ''}", "", f"{peak_text}.", "",
+                  common.markdown_table(headers, table), ""]
         by_batch = [[batch, f"{geometric_mean([r['speedup'] for r in selected if r['batch'] == batch]):.2f}x"]
                     for batch in args.batch_sizes]
         lines += ["Geometric mean speedup per batch size:", "",
@@ -239,15 +263,18 @@ def main(argv=None):
     # What numpy used inside the workers, which is what was measured.
     machine["numpy_blas"] = results[("numpy", args.threads[0])]["numpy_blas"]
     isa = results[("fastmlp", args.threads[0])]["isa"]
-    rows = combine(results, args)
+    peaks = peaks_by_threads(results, args)
+    rows = combine(results, args, peaks)
     stem = "gemm_quick" if args.quick else "gemm"
     out_dir = args.out_dir or common.RESULTS_DIR
-    markdown = render_markdown(rows, args, machine, isa, command, wall_seconds)
+    markdown = render_markdown(rows, args, machine, isa, command, wall_seconds, peaks)
     common.write_text(out_dir / f"{stem}.md", markdown)
     if not args.quick and args.out_dir is None:
         common.update_docs_section("gemm", markdown)
     common.write_json(out_dir / f"{stem}.json", {"command": command, "wall_seconds": wall_seconds,
-                                                 "machine": machine, "fastmlp_isa": isa, "rows": rows})
+                                                 "machine": machine, "fastmlp_isa": isa,
+                                                 "fma_peak_gflops": {str(t): p for t, p in peaks.items()},
+                                                 "rows": rows})
     print(markdown)
     common.progress(f"wrote {out_dir / stem}.md and .json in {wall_seconds:.0f} s")
     return 0

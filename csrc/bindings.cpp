@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <new>
 #include <optional>
@@ -29,6 +30,48 @@ Isa isa_from_name(const std::string& name) {
     if (name == isa_name(isa)) return isa;
   throw py::value_error("unknown instruction set '" + name +
                         "': expected one of reference, baseline, avx2, avx512");
+}
+
+// Whether every value is finite and within float32's range (NaN fails the comparison).
+template <typename T>
+bool within_float32_range(const T* v, int64_t n) {
+  constexpr T kMax = T(std::numeric_limits<float>::max());
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) ok &= std::abs(v[i]) <= kMax;  // branchless: vectorizes
+  return ok;
+}
+
+// The checks of fastmlp._validation.plain_rows in one call: X is exactly a
+// numpy ndarray (no subclass), 2-D, C-contiguous, native-order float32 or
+// float64, with at least one row, n_features columns, and values finite and
+// within float32's range. Prediction's fast path takes such X as it is; for
+// anything else the caller runs its general checks, which convert or raise.
+bool plain_rows(py::handle X, int64_t n_features) {
+  static PyTypeObject* const ndarray = reinterpret_cast<PyTypeObject*>(
+      py::object(py::module_::import("numpy").attr("ndarray")).release().ptr());
+  if (Py_TYPE(X.ptr()) != ndarray) return false;
+  const auto a = py::reinterpret_borrow<py::array>(X);
+  if (a.ndim() != 2 || (a.flags() & py::array::c_style) == 0 || a.shape(0) < 1 ||
+      a.shape(1) != n_features)
+    return false;
+  const py::dtype dt = a.dtype();
+  if (dt.byteorder() == '>') return false;  // '=' native, '<' little-endian here, '|' n/a
+  const int64_t n = static_cast<int64_t>(a.size());
+  if (dt.num() == py::dtype::of<float>().num())
+    return within_float32_range(static_cast<const float*>(a.data()), n);
+  if (dt.num() == py::dtype::of<double>().num())
+    return within_float32_range(static_cast<const double*>(a.data()), n);
+  return false;
+}
+
+// Whether a float array holds no NaN or infinity (the check of every prediction's output).
+template <typename T>
+bool all_finite(py::array_t<T, py::array::c_style> values) {
+  const T* v = values.data();
+  const int64_t n = static_cast<int64_t>(values.size());
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) ok &= std::abs(v[i]) <= std::numeric_limits<T>::max();
+  return ok;
 }
 
 // C = op(A) op(B) in float32 or float64 through the active kernel table (or a
@@ -99,6 +142,13 @@ PYBIND11_MODULE(_core, m) {
         "C += op(A) @ op(B), in place.");
   m.def("gemm", &ops_gemm<double>, py::arg("A"), py::arg("B"), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("isa") = "", py::arg("into") = py::none());
+  m.def("plain_rows", &plain_rows, py::arg("X"), py::arg("n_features"),
+        "Whether X is exactly a 2-D C-contiguous native-order float32/float64 ndarray with "
+        ">= 1 row, n_features columns and finite values within float32's range (the "
+        "prediction fast path of fastmlp._validation.plain_rows).");
+  m.def("all_finite", &all_finite<float>, py::arg("values"),
+        "Whether a float32 or float64 array has no NaN or infinity.");
+  m.def("all_finite", &all_finite<double>, py::arg("values"));
   m.def("active_isa", [] { return std::string(isa_name(active_isa())); });
   m.def("best_isa", [] { return std::string(isa_name(best_supported_isa())); });
   m.def("supported_isas", [] {
@@ -117,6 +167,37 @@ PYBIND11_MODULE(_core, m) {
   m.def("_thread_round_trip_ns", &thread_round_trip_ns, py::arg("round_trips") = 20000,
         py::call_guard<py::gil_scoped_release>(),
         "Benchmark aid: ns for a cache line to bounce between two threads and back.");
+  m.def(
+      "fma_peak",
+      [](const std::string& isa, int threads, double seconds) {
+        if (threads < 1)
+          throw py::value_error("threads must be >= 1, got " + std::to_string(threads));
+        if (!(seconds > 0 && seconds <= 60))
+          throw py::value_error("seconds must be in (0, 60], got " + std::to_string(seconds));
+        const Isa chosen = isa.empty() ? active_isa() : isa_from_name(isa);
+        py::gil_scoped_release release;
+        return fma_peak_gflops(chosen, threads, seconds);
+      },
+      py::arg("isa") = "", py::arg("threads") = 1, py::arg("seconds") = 0.3,
+      "Benchmark aid: the float32 FMA peak in GFLOP/s, measured now on `threads` threads with "
+      "twelve independent chains of the instruction set's widest FMA (isa='' : the active "
+      "set; probes exist for avx2 and avx512). Best of three runs of about seconds/3 each.");
+  m.def(
+      "read_bandwidth",
+      [](int64_t bytes, int threads, double seconds) {
+        if (bytes < 1 || bytes > (int64_t(1) << 34))
+          throw py::value_error("bytes must be in [1, 2**34], got " + std::to_string(bytes));
+        if (threads < 1)
+          throw py::value_error("threads must be >= 1, got " + std::to_string(threads));
+        if (!(seconds > 0 && seconds <= 60))
+          throw py::value_error("seconds must be in (0, 60], got " + std::to_string(seconds));
+        py::gil_scoped_release release;
+        return read_bandwidth_gbs(bytes, threads, seconds);
+      },
+      py::arg("bytes"), py::arg("threads") = 1, py::arg("seconds") = 0.3,
+      "Benchmark aid: read bandwidth in GB/s of `threads` threads, each streaming its own buffer "
+      "of `bytes` (rounded up to 512) with zmm loads, best of three runs: the L1, L2, L3 or "
+      "memory bandwidth by the size chosen. Needs AVX-512.");
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw py::value_error("number of threads must be >= 1, got " + std::to_string(n));
     set_num_threads(n);
@@ -352,8 +433,8 @@ std::unique_lock<std::mutex> lock_for_training(Network<T>& net) {
 
 // The first `size` values of `buffer` (all when size < 0) as an array that
 // keeps `owner` alive.
-template <typename T>
-py::array_t<T> buffer_view(std::vector<T>& buffer, py::handle owner, int64_t size = -1) {
+template <typename T, class Alloc>
+py::array_t<T> buffer_view(std::vector<T, Alloc>& buffer, py::handle owner, int64_t size = -1) {
   const auto n = static_cast<py::ssize_t>(size < 0 ? int64_t(buffer.size()) : size);
   return py::array_t<T>({n}, {sizeof(T)}, buffer.data(), owner);
 }

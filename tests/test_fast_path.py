@@ -98,3 +98,67 @@ def test_bad_input_gets_the_same_error_on_both_paths(models, name, case):
         assert errors[0] == errors[2], errors
     if name == "MLP" and case == "beyond float32":
         assert re.search("beyond the float32 range", errors[0][1]), errors[0]
+
+
+def plain_rows_twin(X, n_features):
+    """The fast path's rule written out in numpy: the oracle of `_core.plain_rows`."""
+    if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in (np.dtype(np.float32),
+                                                                    np.dtype(np.float64))
+            or not X.flags.c_contiguous or X.shape[0] < 1 or X.shape[1] != n_features):
+        return False
+    return bool(np.all(np.abs(X.astype(np.float64)) <= np.finfo(np.float32).max))
+
+
+class SubclassedArray(np.ndarray):
+    """A subclass may change what indexing and arithmetic mean: the general path takes it."""
+
+
+def plain_rows_cases():
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(4, 5))
+    cases = {}
+    for dtype in (np.float32, np.float64):
+        X = base.astype(dtype)
+        cases[f"{dtype.__name__}"] = X
+        for where, value in (("NaN", np.nan), ("inf", np.inf), ("-inf", -np.inf)):
+            bad = X.copy()
+            bad[2, 4] = value
+            cases[f"{dtype.__name__} {where}"] = bad
+        cases[f"{dtype.__name__} Fortran"] = np.asfortranarray(X)
+        cases[f"{dtype.__name__} strided"] = X[:, ::1][::2]
+        cases[f"{dtype.__name__} column view"] = X[:, :4]
+        cases[f"{dtype.__name__} big-endian"] = X.astype(np.dtype(dtype).newbyteorder(">"))
+        cases[f"{dtype.__name__} no rows"] = X[:0]
+        cases[f"{dtype.__name__} 1-D"] = X[0]
+        cases[f"{dtype.__name__} subclass"] = X.view(SubclassedArray)
+    huge = base.copy()
+    huge[0, 0] = 1e39
+    cases["float64 beyond float32"] = huge
+    cases["float64 at float32's max"] = np.full((1, 5), float(np.finfo(np.float32).max))
+    cases["float16"] = base.astype(np.float16)
+    cases["int64"] = np.ones((2, 5), dtype=np.int64)
+    cases["list"] = base.tolist()
+    return cases
+
+
+@pytest.mark.parametrize("case", list(plain_rows_cases()))
+def test_native_plain_rows_matches_its_numpy_twin(case):
+    from fastmlp import _core
+
+    X = plain_rows_cases()[case]
+    assert _core.plain_rows(X, 5) == plain_rows_twin(X, 5)
+    assert _core.plain_rows(X, 4) == plain_rows_twin(X, 4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_native_all_finite_matches_numpy(dtype):
+    from fastmlp import _core
+
+    values = np.linspace(-3, 3, 37, dtype=dtype).reshape(1, 37)
+    assert _core.all_finite(values)
+    for position in (0, 17, 36):
+        for bad in (np.nan, np.inf, -np.inf):
+            broken = values.copy()
+            broken[0, position] = bad
+            assert not _core.all_finite(broken)
+    assert _core.all_finite(np.empty((0, 3), dtype=dtype))

@@ -170,20 +170,27 @@ void gemv_block(T* c, const T* a, const T* B, int64_t ldb, int64_t j0, int64_t K
 }
 
 // c[1, Nc] (+)= a[K] B[K, Nc]: one pass over B rows per block of columns.
-// B comes from L2 at best, so blocks are as wide as the registers allow (128
-// columns with 32 vector registers, else 64): longer contiguous runs of each
-// row of B, and fewer passes. Every output is the same ascending-k chain
-// whatever block it falls in.
+// B comes from L2 at best, so blocks are as wide as the registers allow (256
+// columns in 16 accumulators with 32 vector registers, then one of 128, else
+// 64): longer
+// contiguous runs of each row of B, and fewer passes (a 784 x 256 layer at
+// batch 1: 8.9 us in one pass against 9.5 us in two of 128 columns, AVX-512).
+// Every output is the same ascending-k chain whatever block it falls in.
 template <class V, class T = typename V::T>
 void gemv_rows(T* c, const T* a, const T* B, int64_t ldb, int64_t j_begin, int64_t j_end, int64_t K,
                bool accumulate) {
   constexpr int L = V::kLanes;
   constexpr int kNarrow = 64 / L;
-  constexpr int kWide = L >= 16 ? 128 / L : kNarrow;
+  constexpr int kMiddle = L >= 16 ? 128 / L : kNarrow;
+  constexpr int kWide = L >= 16 ? 256 / L : kNarrow;
   using Reg = typename V::Reg;
   int64_t j = j_begin;
   for (; j + kWide * L <= j_end; j += kWide * L)
     gemv_block<V, kWide>(c, a, B, ldb, j, K, accumulate);
+  if (kMiddle != kWide && j + kMiddle * L <= j_end) {
+    gemv_block<V, kMiddle>(c, a, B, ldb, j, K, accumulate);
+    j += kMiddle * L;
+  }
   for (; j + kNarrow * L <= j_end; j += kNarrow * L)
     gemv_block<V, kNarrow>(c, a, B, ldb, j, K, accumulate);
   for (; j < j_end; j += L) {

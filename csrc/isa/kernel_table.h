@@ -60,6 +60,14 @@ bool isa_supported(Isa isa);
 Isa active_isa();
 void set_isa(Isa isa);  // callers check isa_supported first
 const char* isa_name(Isa isa);
+// The float32 FMA peak in GFLOP/s of `threads` threads running that set's widest
+// FMA (avx512: zmm, avx2: ymm) for about `seconds` (isa/machine_probes.cpp); throws
+// std::invalid_argument for other sets, other CPUs and non-x86 builds.
+double fma_peak_gflops(Isa isa, int threads, double seconds);
+// GB/s of `threads` threads each reading its own `bytes`-long buffer over and
+// over with zmm loads (the bandwidth of the cache level that size fits in);
+// throws std::invalid_argument without AVX-512 or off x86.
+double read_bandwidth_gbs(int64_t bytes, int threads, double seconds);
 
 const KernelTable& kernels();             // the active table
 const KernelTable& kernels_for(Isa isa);  // a named one (the caller checks isa_supported)

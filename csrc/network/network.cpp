@@ -225,14 +225,27 @@ template <typename T>
 void Network<T>::forward_logits(T* logits, const InputRows<T>& X, int64_t N) const {
   const int64_t L = num_layers();
   const int64_t chunk = std::min(N, kPredictChunkRows);
-  std::vector<T> ping(chunk * max_width_), pong(chunk * max_width_);
+  // A few rows (online prediction) reuse this thread's small scratch: a
+  // malloc and free per call cost a sizable share of a one-row forward.
+  // predict is const and may run in several threads at once, hence
+  // thread_local; larger calls allocate (and amortize) their own.
+  constexpr int64_t kReusedScratch = 16384;
+  thread_local AlignedVector<T> small_ping(kReusedScratch), small_pong(kReusedScratch);
+  AlignedVector<T> big_ping, big_pong;
+  T* ping = small_ping.data();
+  T* pong = small_pong.data();
+  if (chunk * max_width_ > kReusedScratch) {
+    big_ping.resize(chunk * max_width_);
+    big_pong.resize(chunk * max_width_);
+    ping = big_ping.data(), pong = big_pong.data();
+  }
   const int64_t O_last = fan_out(L - 1);
   for (int64_t n0 = 0; n0 < N; n0 += chunk) {
     const int64_t rows = std::min(chunk, N - n0);
     const T* in = nullptr;
     for (int64_t l = 0; l < L; ++l) {
       const bool last = l == L - 1;
-      T* dst = last ? logits + n0 * O_last : (l % 2 == 0 ? ping.data() : pong.data());
+      T* dst = last ? logits + n0 * O_last : (l % 2 == 0 ? ping : pong);
       if (l == 0)
         first_layer_forward(dst, X.from_row(n0, fan_in(0)), rows);
       else
@@ -279,7 +292,7 @@ template <typename T>
 double Network<T>::loss(const InputRows<T>& X, const T* Y, const T* w, int64_t N, T l2,
                         int64_t divisor) const {
   const int64_t O_last = fan_out(num_layers() - 1);
-  std::vector<T> logits(N * O_last);
+  AlignedVector<T> logits(N * O_last);
   forward_logits(logits.data(), X, N);
   if (divisor <= 0) divisor = N;
   const T scale = T(1) / T(divisor);
@@ -558,9 +571,9 @@ EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* 
     backup_v_ = state_v_;
   } else {
     // released, not kept from an earlier epoch that wanted them
-    std::vector<T>().swap(backup_params_);
-    std::vector<T>().swap(backup_m_);
-    std::vector<T>().swap(backup_v_);
+    AlignedVector<T>().swap(backup_params_);
+    AlignedVector<T>().swap(backup_m_);
+    AlignedVector<T>().swap(backup_v_);
   }
   const int64_t backup_step = step_count_;
 

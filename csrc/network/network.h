@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "aligned.h"
 #include "kernels.h"
 #include "ops/l1_penalty.h"
 
@@ -121,9 +122,9 @@ class Network {
   Loss loss_kind() const { return loss_; }
   T slope() const { return slope_; }
 
-  std::vector<T>& params() { return params_; }
-  std::vector<T>& grads() { return grads_; }
-  std::vector<T>& optimizer_state(int which) { return which == 0 ? state_m_ : state_v_; }
+  AlignedVector<T>& params() { return params_; }
+  AlignedVector<T>& grads() { return grads_; }
+  AlignedVector<T>& optimizer_state(int which) { return which == 0 ? state_m_ : state_v_; }
   int64_t step_count() const { return step_count_; }
   void set_step_count(int64_t t) { step_count_ = t; }
   void reset_optimizer();
@@ -246,7 +247,7 @@ class Network {
 
   // grads_ holds kReduceSlots values past the gradients: a distributed
   // step reduces gradients, loss and stop request in one buffer.
-  std::vector<T> params_, grads_, state_m_, state_v_;
+  AlignedVector<T> params_, grads_, state_m_, state_v_;
   int64_t step_count_ = 0;
 
   // Training scratch, sized for the largest batch seen: gathered rows, each
@@ -258,14 +259,14 @@ class Network {
   std::vector<T> dropout_;
   uint64_t dropout_seed_ = 0, dropout_salt_ = 0;
   int64_t mask_step_ = -1;
-  std::vector<std::vector<T>> mask_buf_, dropped_buf_;
-  std::vector<T> x_batch_, y_batch_, w_batch_;
+  std::vector<AlignedVector<T>> mask_buf_, dropped_buf_;
+  AlignedVector<T> x_batch_, y_batch_, w_batch_;
   // A sparse batch gathered as CSR: its row pointers, column indices and values.
   std::vector<int64_t> x_batch_indptr_, x_batch_indices_;
   std::vector<T> x_batch_data_;
-  std::vector<std::vector<T>> acts_buf_;
-  std::vector<T> delta_a_, delta_b_;
-  std::vector<T> backup_params_, backup_m_, backup_v_;
+  std::vector<AlignedVector<T>> acts_buf_;
+  AlignedVector<T> delta_a_, delta_b_;
+  AlignedVector<T> backup_params_, backup_m_, backup_v_;
   // The L1 step: its coefficient, the penalty owed so far and, per weight,
   // what it has taken (params_' layout; biases unused).
   T l1_ = T(0);

@@ -91,9 +91,9 @@ class SingleExampleStep {
 
   Network<float>& net_;
   const KernelTable& k_;
-  std::vector<std::vector<float>> acts_;  // per layer, O_l floats
-  std::vector<float> delta_, spare_;      // the delta of a layer and of the one below
-  std::vector<float> partial_;            // row-block partial sums of a forward
+  std::vector<AlignedVector<float>> acts_;  // per layer, O_l floats
+  AlignedVector<float> delta_, spare_;      // the delta of a layer and of the one below
+  AlignedVector<float> partial_;            // row-block partial sums of a forward
 };
 
 }  // namespace

@@ -10,7 +10,10 @@ import numpy as np
 import scipy.sparse
 from sklearn.utils import check_array
 
+from . import _core
+
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+_NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 # scikit-learn renamed force_all_finite to ensure_all_finite in 1.6; the
 # finiteness check is ours (it names the position), so turn theirs off.
@@ -53,28 +56,18 @@ def check_features(X, *, n_features=None, name="X", keep_uint8=False):
     return X
 
 
-_PLAIN_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def plain_rows(X, n_features):
     """X itself when it needs no conversion and passes every check: a
-    C-contiguous float32 or float64 ndarray (not a subclass) of at least one
-    row, `n_features` columns and finite values in float32's range. None
-    otherwise: the caller then takes its general path, which converts what it
-    can and raises the errors. This is the fast path of prediction on a few
-    rows, where the general checks cost more than the network.
+    C-contiguous native-order float32 or float64 ndarray (not a subclass) of
+    at least one row, `n_features` columns and finite values in float32's
+    range. None otherwise: the caller then takes its general path, which
+    converts what it can and raises the errors. This is the fast path of
+    prediction on a few rows, where the general checks cost more than the
+    network, so the checks are one native call (`_core.plain_rows`).
     """
-    if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _PLAIN_DTYPES
-            or not X.flags.c_contiguous or X.shape[0] < 1 or X.shape[1] != n_features):
-        return None
-    if X.dtype == np.float32:
-        # One pass: a finite sum means no NaN or infinity (summed in float64,
-        # which float32 values cannot overflow).
-        return X if np.isfinite(np.add.reduce(X, axis=None, dtype=np.float64)) else None
-    # float64: NaN fails both comparisons; infinity and values beyond float32's range fail one.
-    if not (float(X.max()) <= FLOAT32_MAX and float(X.min()) >= -FLOAT32_MAX):
-        return None
-    return X
+    return X if _core.plain_rows(X, n_features) else None
 
 
 def as_real_array(values, name):
@@ -218,7 +211,10 @@ def check_finite_output(out, X):
     """The network's output must be finite; overflow means the input was too large."""
     if out.dtype.kind != "f":
         return
-    # The output is n_rows x n_outputs: cheap next to the forward pass.
+    # The output is n_rows x n_outputs: cheap next to the forward pass, and one
+    # native call where it is the native core's own output.
+    if out.dtype in _NATIVE_FLOATS and out.flags.c_contiguous and _core.all_finite(out):
+        return
     finite = np.isfinite(out)
     if finite.all():
         return

@@ -1,0 +1,218 @@
+// Machine probes for the benchmarks' ceilings. The float32 FMA peak, measured: each thread runs
+// twelve independent chains of vector FMAs in inline assembly (a C loop of identical FMA chains is
+// merged by the compiler into one chain, so it would measure latency, not throughput). Twelve
+// chains cover 4-cycle latency on two FMA pipes with room to spare. Benchmarks call it in the same
+// run as what they compare with it, because on a shared host the peak moves with the load.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "aligned.h"
+#include "isa/cpu_features.h"
+#include "isa/kernel_table.h"
+#include "kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace fastmlp {
+namespace {
+
+#if defined(FASTMLP_X86) && (defined(__GNUC__) || defined(__clang__))
+#define FASTMLP_FMA_PROBE 1
+
+#define FMA12(reg)                               \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg \
+  "0\n\t"                                        \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg \
+  "1\n\t"                                        \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg \
+  "2\n\t"                                        \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg \
+  "3\n\t"                                        \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg \
+  "4\n\t"                                        \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg \
+  "5\n\t"                                        \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg \
+  "6\n\t"                                        \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg \
+  "7\n\t"                                        \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg \
+  "8\n\t"                                        \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg \
+  "9\n\t"                                        \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg \
+  "10\n\t"                                       \
+  "vfmadd231ps %%" reg "12, %%" reg "13, %%" reg "11\n\t"
+
+// The zeroing uses xmm forms (VEX zeroes the upper lanes too); zeros keep the
+// operands away from subnormal slow paths. vzeroupper at the end avoids the
+// SSE transition penalty in the caller.
+#define FMA_LOOP(reg) \
+  asm volatile(                                                                             \
+      "vxorps %%xmm0, %%xmm0, %%xmm0\n\t"                                                   \
+      "vxorps %%xmm1, %%xmm1, %%xmm1\n\t"                                                   \
+      "vxorps %%xmm2, %%xmm2, %%xmm2\n\t"                                                   \
+      "vxorps %%xmm3, %%xmm3, %%xmm3\n\t"                                                   \
+      "vxorps %%xmm4, %%xmm4, %%xmm4\n\t"                                                   \
+      "vxorps %%xmm5, %%xmm5, %%xmm5\n\t"                                                   \
+      "vxorps %%xmm6, %%xmm6, %%xmm6\n\t"                                                   \
+      "vxorps %%xmm7, %%xmm7, %%xmm7\n\t"                                                   \
+      "vxorps %%xmm8, %%xmm8, %%xmm8\n\t"                                                   \
+      "vxorps %%xmm9, %%xmm9, %%xmm9\n\t"                                                   \
+      "vxorps %%xmm10, %%xmm10, %%xmm10\n\t"                                                \
+      "vxorps %%xmm11, %%xmm11, %%xmm11\n\t"                                                \
+      "vxorps %%xmm12, %%xmm12, %%xmm12\n\t"                                                \
+      "vxorps %%xmm13, %%xmm13, %%xmm13\n\t"                                                \
+      "1:\n\t" FMA12(reg) "dec %0\n\t"                                                      \
+      "jnz 1b\n\t"                                                                          \
+      "vzeroupper\n\t"                                                                      \
+      : "+r"(iterations)                                                                    \
+      :                                                                                     \
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", \
+        "xmm10", "xmm11", "xmm12", "xmm13", "cc")
+
+void fma_chains_zmm(int64_t iterations) { FMA_LOOP("zmm"); }
+void fma_chains_ymm(int64_t iterations) { FMA_LOOP("ymm"); }
+
+#undef FMA_LOOP
+#undef FMA12
+
+// Reads `bytes` (a multiple of 512, 64-byte aligned) from p once, 512 bytes
+// per trip into eight independent zmm sums: the load ports, not the adds,
+// are the limit, as in a batch-1 layer that streams its weights.
+void read_pass_zmm(const char* p, int64_t bytes) {
+  const char* end = p + bytes;
+  asm volatile(
+      "vxorps %%xmm0, %%xmm0, %%xmm0\n\t"
+      "vxorps %%xmm1, %%xmm1, %%xmm1\n\t"
+      "vxorps %%xmm2, %%xmm2, %%xmm2\n\t"
+      "vxorps %%xmm3, %%xmm3, %%xmm3\n\t"
+      "vxorps %%xmm4, %%xmm4, %%xmm4\n\t"
+      "vxorps %%xmm5, %%xmm5, %%xmm5\n\t"
+      "vxorps %%xmm6, %%xmm6, %%xmm6\n\t"
+      "vxorps %%xmm7, %%xmm7, %%xmm7\n\t"
+      "1:\n\t"
+      "vaddps (%0), %%zmm0, %%zmm0\n\t"
+      "vaddps 64(%0), %%zmm1, %%zmm1\n\t"
+      "vaddps 128(%0), %%zmm2, %%zmm2\n\t"
+      "vaddps 192(%0), %%zmm3, %%zmm3\n\t"
+      "vaddps 256(%0), %%zmm4, %%zmm4\n\t"
+      "vaddps 320(%0), %%zmm5, %%zmm5\n\t"
+      "vaddps 384(%0), %%zmm6, %%zmm6\n\t"
+      "vaddps 448(%0), %%zmm7, %%zmm7\n\t"
+      "add $512, %0\n\t"
+      "cmp %1, %0\n\t"
+      "jb 1b\n\t"
+      "vzeroupper\n\t"
+      : "+r"(p)
+      : "r"(end)
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "cc", "memory");
+}
+#endif
+
+// Runs `iterations` loop trips on each of `threads` threads; returns the
+// slowest thread's seconds (the threads start together after a barrier).
+double timed_chains(void (*chains)(int64_t), int64_t iterations, int threads) {
+  std::vector<double> seconds(threads, 0.0);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+#ifdef _OPENMP
+    const int t = omp_get_thread_num();
+#pragma omp barrier
+#else
+    const int t = 0;
+#endif
+    const auto start = std::chrono::steady_clock::now();
+    chains(iterations);
+    seconds[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  return *std::max_element(seconds.begin(), seconds.end());
+}
+
+}  // namespace
+
+double fma_peak_gflops(Isa isa, int threads, double seconds) {
+#ifdef FASTMLP_FMA_PROBE
+  const CpuFeatures f = detect_cpu_features();
+  void (*chains)(int64_t) = nullptr;
+  int lanes = 0;
+  if (isa == Isa::avx512 && f.avx512f) chains = fma_chains_zmm, lanes = 16;
+  if (isa == Isa::avx2 && f.avx2 && f.fma) chains = fma_chains_ymm, lanes = 8;
+  if (chains == nullptr)
+    throw std::invalid_argument(std::string("no FMA peak probe for instruction set '") +
+                                isa_name(isa) + "' on this CPU (probes: avx2, avx512)");
+  threads = std::max(1, threads);
+  // Calibrate to the requested duration, then keep the best of three runs:
+  // the peak is what the cores can do, so a burst of outside load is noise.
+  int64_t iterations = 1 << 16;
+  while (timed_chains(chains, iterations, threads) < 0.01 && iterations < (int64_t(1) << 40))
+    iterations *= 4;
+  const double probe = timed_chains(chains, iterations, threads);
+  iterations = std::max<int64_t>(1, static_cast<int64_t>(iterations * seconds / 3.0 / probe));
+  double best = 0;
+  for (int run = 0; run < 3; ++run) {
+    const double s = timed_chains(chains, iterations, threads);
+    best = std::max(best, 12.0 * lanes * 2.0 * double(iterations) * threads / s / 1e9);
+  }
+  return best;
+#else
+  (void)threads, (void)seconds;
+  throw std::invalid_argument(std::string("no FMA peak probe for instruction set '") +
+                              isa_name(isa) + "' in this build (x86-64 with GCC or Clang only)");
+#endif
+}
+
+double read_bandwidth_gbs(int64_t bytes, int threads, double seconds) {
+#ifdef FASTMLP_FMA_PROBE
+  if (!detect_cpu_features().avx512f)
+    throw std::invalid_argument("the read-bandwidth probe needs AVX-512 (zmm loads)");
+  threads = std::max(1, threads);
+  bytes = std::max<int64_t>(512, (bytes + 511) / 512 * 512);
+  // One buffer per thread, touched first by the thread that reads it.
+  std::vector<AlignedVector<char>> buffers(threads);
+  auto passes_seconds = [&](int64_t passes) {
+    std::vector<double> took(threads, 0.0);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+#ifdef _OPENMP
+      const int t = omp_get_thread_num();
+#else
+      const int t = 0;
+#endif
+      if (buffers[t].empty()) buffers[t].assign(bytes, char(0));
+      read_pass_zmm(buffers[t].data(), bytes);  // into the cache level being measured
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+      const auto start = std::chrono::steady_clock::now();
+      for (int64_t i = 0; i < passes; ++i) read_pass_zmm(buffers[t].data(), bytes);
+      took[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    return *std::max_element(took.begin(), took.end());
+  };
+  int64_t passes = 1;
+  while (passes_seconds(passes) < 0.01 && passes < (int64_t(1) << 40)) passes *= 4;
+  const double probe = passes_seconds(passes);
+  passes = std::max<int64_t>(1, static_cast<int64_t>(passes * seconds / 3.0 / probe));
+  double best = 0;
+  for (int run = 0; run < 3; ++run)
+    best = std::max(best, double(bytes) * double(passes) * threads / passes_seconds(passes) / 1e9);
+  return best;
+#else
+  (void)bytes, (void)threads, (void)seconds;
+  throw std::invalid_argument(
+      "no read-bandwidth probe in this build (x86-64 with GCC or Clang only)");
+#endif
+}
+
+}  // namespace fastmlp
