@@ -212,7 +212,10 @@ def run_worker(config):
     data = load_training_data(config["rows"])
     probe = config["threads"] >= 2
     before = thread_round_trip_ns() if probe else None
+    peaks = [common.fma_peak_gflops(config["threads"])]
     result = TRAINERS[config["framework"]](data, config)
+    peaks.append(common.fma_peak_gflops(config["threads"]))
+    result["fma_peak_gflops"] = [p for p in peaks if p]
     if probe:
         result["round_trip_ns"] = [before, thread_round_trip_ns()]
     timed = result["epoch_seconds"][config["warmup_epochs"]:]
@@ -285,6 +288,7 @@ def merge_rounds(runs):
     merged["round_test_accuracy"] = [r["test_accuracy"] for r in good]
     merged["round_diverged"] = [bool(r.get("diverged")) for r in good]
     merged["round_trip_ns"] = [r.get("round_trip_ns") for r in good]
+    merged["fma_peak_gflops"] = [p for r in good for p in r.get("fma_peak_gflops", [])]
     merged["test_accuracy"] = sum(merged["round_test_accuracy"]) / len(good)
     merged["diverged"] = any(merged["round_diverged"])
     merged["round_errors"] = failed
@@ -305,9 +309,35 @@ def ratio(numerator, denominator):
     return numerator["median_epoch_seconds"] / denominator["median_epoch_seconds"]
 
 
+def flops_per_row():
+    """Multiply-adds x 2 of one training row: forward and dW of every layer, and
+    dA of every layer but the first (nothing needs the input's gradient)."""
+    pairs = list(zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
+    macs = sum(2 * i * o for i, o in pairs) + sum(i * o for i, o in pairs[1:])
+    return 2 * macs
+
+
+def peaks_by_threads(results, args):
+    """{threads: median of every FMA-peak probe taken around that thread count's runs}."""
+    peaks = {}
+    for threads in args.threads:
+        probes = [p for r in results if r.get("threads") == threads for p in r.get("fma_peak_gflops", [])]
+        peaks[threads] = common.median(probes) if probes else None
+    return peaks
+
+
+def share_of_peak(result, peak):
+    """fastmlp's training arithmetic per second as a share of the FMA peak."""
+    if result is None or not peak:
+        return None
+    gflops = result["rows"] * flops_per_row() / result["median_epoch_seconds"] / 1e9
+    return gflops / peak
+
+
 def summarize(results, args):
-    """Speedups per (batch, threads), thread scaling, and the same-learning check."""
+    """Speedups per (batch, threads), shares of the peak, thread scaling, and the same-learning check."""
     rows = []
+    peaks = peaks_by_threads(results, args)
     for batch in args.batch_sizes:
         for threads in args.threads:
             fast = find(results, "fastmlp", threads, batch)
@@ -315,6 +345,8 @@ def summarize(results, args):
             skl = find(results, "sklearn", threads, batch)
             any_result = fast or torch_ or skl
             rows.append({
+                "fastmlp_share_of_peak": share_of_peak(fast, peaks[threads]),
+                "pytorch_share_of_peak": share_of_peak(torch_, peaks[threads]),
                 "batch_size": batch, "threads": threads,
                 "rows": any_result["rows"] if any_result else None,
                 "updates_per_epoch": any_result["updates_per_epoch"] if any_result else None,
@@ -345,7 +377,9 @@ def summarize(results, args):
                                     "pytorch": sum(torch_by_seed[s] for s in seeds) / len(seeds),
                                     "gap_points_per_seed": gaps, "gap_points": gap,
                                     "passed": abs(gap) <= SAME_LEARNING_POINTS})
-    return {"ratios": rows, "fastmlp_2_vs_1_thread": scaling, "same_learning": accuracy_checks,
+    return {"ratios": rows, "fma_peak_gflops": {str(t): p for t, p in peaks.items()},
+            "flops_per_row": flops_per_row(),
+            "fastmlp_2_vs_1_thread": scaling, "same_learning": accuracy_checks,
             "pytorch_accuracy_spread_points": pytorch_accuracy_spread(results, args)}
 
 
@@ -386,6 +420,10 @@ def fmt_ratio(value):
     return f"{value:.2f}x" if value >= 0.1 else f"{value:.3f}x"
 
 
+def fmt_share(value):
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
 def fmt_accuracy(result):
     return "n/a" if result is None else f"{100 * result['test_accuracy']:.2f}"
 
@@ -424,15 +462,24 @@ def render_markdown(results, summary, args, machine, command, wall_seconds):
         "## Speedup of fastmlp",
         "",
     ]
-    headers = ["batch", "threads", "rows", "updates/epoch", "fastmlp s/epoch", "PyTorch s/epoch",
-               "scikit-learn s/epoch", "vs PyTorch", "vs scikit-learn"]
+    headers = ["batch", "threads", "rows", "updates/epoch", "fastmlp s/epoch", "fastmlp share of peak",
+               "PyTorch s/epoch", "PyTorch share of peak", "scikit-learn s/epoch", "vs PyTorch",
+               "vs scikit-learn"]
     table = [[r["batch_size"], r["threads"], f"{r['rows']:,}" if r["rows"] else "n/a",
               f"{r['updates_per_epoch']:,}" if r["updates_per_epoch"] else "n/a",
-              fmt_seconds(r["seconds"]["fastmlp"]), fmt_seconds(r["seconds"]["pytorch"]),
+              fmt_seconds(r["seconds"]["fastmlp"]), fmt_share(r.get("fastmlp_share_of_peak")),
+              fmt_seconds(r["seconds"]["pytorch"]), fmt_share(r.get("pytorch_share_of_peak")),
               fmt_seconds(r["seconds"]["sklearn"]), fmt_ratio(r["speedup_vs_pytorch"]),
               fmt_ratio(r["speedup_vs_sklearn"])] for r in summary["ratios"]]
+    peaks = summary.get("fma_peak_gflops", {})
+    peak_text = ", ".join(f"{p:.0f} GFLOP/s on {t} thread{'s' if t != '1' else ''}"
+                          for t, p in peaks.items() if p) or "not measured (no probe for this CPU)"
     lines += [common.markdown_table(headers, table), "",
-              "\"vs X\" = X's epoch time / fastmlp's epoch time (above 1: fastmlp is faster).", "",
+              "\"vs X\" = X's epoch time / fastmlp's epoch time (above 1: fastmlp is faster). "
+              f"Share of peak = rows x {summary.get('flops_per_row', flops_per_row()) / 1e6:.2f} MFLOP "
+              "(forward, dW, and dA below the output layers: 2 x multiply-adds per row) / epoch time / "
+              "the float32 FMA peak measured in this run, around every worker's training "
+              f"(`fastmlp._core.fma_peak`, median of the probes): {peak_text}.", "",
               "## fastmlp with 2 threads vs 1 thread", ""]
     scaling_rows = [[batch, fmt_ratio(value)] for batch, value in summary["fastmlp_2_vs_1_thread"].items()]
     if {1, 2} <= set(args.threads):

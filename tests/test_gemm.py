@@ -107,6 +107,25 @@ def test_narrow_transposed_product_equals_direct_one(isa, M, Nc, K, trans_b):
     assert np.array_equal(via_transpose, direct)
 
 
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("M,Nc,K,trans_b", [(784, 256, 128, False), (256, 128, 1024, False),
+                                             (100, 70, 2100, True), (67, 33, 5, False)])
+def test_packed_a_panels_give_the_in_place_products(isa, M, Nc, K, trans_b):
+    # A stored A^T with long rows (the dW products) is copied into panels
+    # first; every element must still be the same ascending-k FMA chain as the
+    # product from a row-major copy of A^T, which is read in place.
+    A, B, _ = _operands(M, Nc, K, True, trans_b, seed=13)
+    packed = _core.gemm(A, B, trans_a=True, trans_b=trans_b, isa=isa)
+    in_place = _core.gemm(np.ascontiguousarray(A.T), B, trans_a=False, trans_b=trans_b, isa=isa)
+    assert np.array_equal(packed, in_place)
+    start = np.random.default_rng(14).normal(size=(M, Nc)).astype(np.float32)
+    into_packed, into_in_place = start.copy(), start.copy()
+    _core.gemm(A, B, trans_a=True, trans_b=trans_b, isa=isa, into=into_packed)
+    _core.gemm(np.ascontiguousarray(A.T), B, trans_a=False, trans_b=trans_b, isa=isa,
+               into=into_in_place)
+    assert np.array_equal(into_packed, into_in_place)
+
+
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("M,Nc,K,trans_a,trans_b", LAYER_CASES + [(1, 300, 50, True, False)])
 def test_gemm_accumulates_into_an_existing_output(isa, M, Nc, K, trans_a, trans_b):
