@@ -150,31 +150,34 @@ void optimizer_update(T* params, T* velocity_or_m, T* v, const T* grads, int64_t
 // kernels above.
 
 // One dense layer's parameters and optimizer state, inside the flat buffers.
+template <typename T>
 struct DenseLayerState {
-  float* W;    // [I, O] weights
-  float* W_m;  // [I, O] velocity (momentum, Nesterov) or first moment (Adam)
-  float* W_v;  // [I, O] second moment (Adam)
-  float* b;    // [O] bias
-  float* b_m;  // [O]
-  float* b_v;  // [O]
+  T* W;    // [I, O] weights
+  T* W_m;  // [I, O] velocity (momentum, Nesterov) or first moment (Adam)
+  T* W_v;  // [I, O] second moment (Adam)
+  T* b;    // [O] bias
+  T* b_m;  // [O]
+  T* b_v;  // [O]
   int64_t I, O;
   bool freeze_bias;  // the update leaves b and its state untouched
 };
 
 // What one example brings to a layer's backward + update, and what it leaves.
+template <typename T>
 struct SingleExampleSignals {
-  const float* a_prev;  // [I] the layer's input
-  const float* delta;   // [O] dLoss/dz of the layer
-  float* da_prev;       // [I] out: W delta with the old W; nullptr skips it (first layer)
-  const float* next_x;  // [I] the next example's input, or nullptr
-  float* next_partial;  // out with next_x: its forward partial sums, as dense_forward_one
+  const T* a_prev;  // [I] the layer's input
+  const T* delta;   // [O] dLoss/dz of the layer
+  T* da_prev;       // [I] out: W delta with the old W; nullptr skips it (first layer)
+  const T* next_x;  // [I] the next example's input, or nullptr
+  T* next_partial;  // out with next_x: its forward partial sums, as dense_forward_one
 };
 
 // One optimizer step: the rule, its 1-based step count, and the L2 factor.
+template <typename T>
 struct UpdateStep {
   const OptimConfig& cfg;
   int64_t t;
-  float l2;
+  T l2;
 };
 
 // Row blocks of the batch-1 kernels: fixed, so sums never depend on the

@@ -1,4 +1,4 @@
-"""The fused float32 training kernels against their plain reference twins.
+"""The fused training kernels (float32 and float64) against their plain reference twins.
 
 With the instruction set forced to 'reference', training takes the unfused
 path (reference GEMM, separate backward and optimizer update); every other
@@ -23,13 +23,13 @@ def restore_isa():
 SIZES = [[33, 17, 5, 3], [130, 70, 3]]
 
 
-def train(isa, optimizer, batch_size, l2=0.0, sizes=SIZES[0]):
+def train(isa, optimizer, batch_size, l2=0.0, sizes=SIZES[0], dtype=np.float32):
     _core.set_isa(isa)
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(24, sizes[0])).astype(np.float32)
+    X = rng.normal(size=(24, sizes[0])).astype(dtype)
     X[X < -1] = 0  # exact zeros take the skip-zero branch of the batch-1 forward
     y = rng.integers(0, 3, 24)
-    model = MLP(sizes, activation="tanh", seed=1)
+    model = MLP(sizes, activation="tanh", seed=1, dtype=dtype)
     model.fit(X, y, epochs=2, batch_size=batch_size, optimizer=optimizer,
               learning_rate=0.01, l2=l2)
     return model.params.copy(), model._net.optimizer_state(0).copy()
@@ -39,25 +39,32 @@ def train(isa, optimizer, batch_size, l2=0.0, sizes=SIZES[0]):
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam"])
 @pytest.mark.parametrize("batch_size,l2", [(1, 0.0), (1, 0.1), (5, 0.0), (5, 0.1)])
 @pytest.mark.parametrize("sizes", SIZES)
-def test_fused_training_matches_reference_path(isa, optimizer, batch_size, l2, sizes,
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_training_matches_reference_path(isa, optimizer, batch_size, l2, sizes, dtype,
                                                restore_isa):
-    want_params, want_state = train("reference", optimizer, batch_size, l2, sizes)
-    got_params, got_state = train(isa, optimizer, batch_size, l2, sizes)
-    np.testing.assert_allclose(got_params, want_params, rtol=2e-4, atol=2e-6)
-    np.testing.assert_allclose(got_state, want_state, rtol=2e-3, atol=2e-6)
+    want_params, want_state = train("reference", optimizer, batch_size, l2, sizes, dtype)
+    got_params, got_state = train(isa, optimizer, batch_size, l2, sizes, dtype)
+    assert got_params.dtype == dtype
+    # float64 differs from the reference path only by the order of its sums
+    tight = dtype == np.float64
+    np.testing.assert_allclose(got_params, want_params, rtol=1e-11 if tight else 2e-4,
+                               atol=1e-13 if tight else 2e-6)
+    np.testing.assert_allclose(got_state, want_state, rtol=1e-10 if tight else 2e-3,
+                               atol=1e-13 if tight else 2e-6)
     # the run changed the weights, so the comparison is not of two initial states
     _core.set_isa("reference")
-    initial = MLP(sizes, activation="tanh", seed=1).params
+    initial = MLP(sizes, activation="tanh", seed=1, dtype=dtype).params
     assert np.max(np.abs(got_params - initial)) > 1e-3
 
 
-def test_batch_one_training_is_identical_for_one_and_two_threads():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_one_training_is_identical_for_one_and_two_threads(dtype):
     # 300 x 128 weights pass the threading threshold of the batch-1 kernels,
     # so the row blocks are split between threads in the second run.
     import fastmlp
 
     rng = np.random.default_rng(3)
-    X = rng.normal(size=(40, 300)).astype(np.float32)
+    X = rng.normal(size=(40, 300)).astype(dtype)
     X[X < 0] = 0
     y = rng.integers(0, 3, 40)
     original = fastmlp.get_num_threads()
@@ -65,7 +72,7 @@ def test_batch_one_training_is_identical_for_one_and_two_threads():
     try:
         for threads in (1, 2):
             fastmlp.set_num_threads(threads)
-            model = MLP([300, 128, 3], seed=5)
+            model = MLP([300, 128, 3], seed=5, dtype=dtype)
             model.fit(X, y, epochs=2, batch_size=1, optimizer="momentum", learning_rate=0.01)
             results.append(model.params.tobytes())
     finally:

@@ -41,7 +41,6 @@ struct VecAvx2 {
 
 // float64: 4-lane ymm vectors and the same tile shapes as float32 (6 x 8 and
 // 12 x 4 values), so an element costs twice the FMAs of float32, no more.
-// Also the float64 policy of the AVX-512 table (AVX-512 CPUs run AVX2).
 struct VecAvx2d {
   using T = double;
   using Reg = __m256d;

@@ -15,8 +15,10 @@ const KernelTable avx2_kernels = {
     &gemm_packed<VecAvx2d>,
     &optimizer_update_flat<float>,
     &optimizer_update_flat<double>,
-    &dense_forward_one,
-    &dense_backward_update_one,
+    &dense_forward_one<float>,
+    &dense_forward_one<double>,
+    &dense_backward_update_one<float>,
+    &dense_backward_update_one<double>,
 };
 
 }  // namespace fastmlp

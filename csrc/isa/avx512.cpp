@@ -3,7 +3,6 @@
 // the OS) can run it.
 #include "fused/batch_one.h"
 #include "gemm/packed.h"
-#include "gemm/vec_avx2.h"
 #include "gemm/vec_avx512.h"
 #include "isa/kernel_table.h"
 #include "ops/optim_flat.h"
@@ -11,15 +10,15 @@
 namespace fastmlp {
 
 const KernelTable avx512_kernels = {
-    // float64 on 4-lane vectors (VecAvx2d): the 8-lane policy waits for a
-    // machine to test it on.
     Isa::avx512,
     &gemm_packed<VecAvx512>,
-    &gemm_packed<VecAvx2d>,
+    &gemm_packed<VecAvx512d>,
     &optimizer_update_flat<float>,
     &optimizer_update_flat<double>,
-    &dense_forward_one,
-    &dense_backward_update_one,
+    &dense_forward_one<float>,
+    &dense_forward_one<double>,
+    &dense_backward_update_one<float>,
+    &dense_backward_update_one<double>,
 };
 
 }  // namespace fastmlp

@@ -24,8 +24,10 @@ const KernelTable baseline_kernels = {
     FASTMLP_BASELINE_DGEMM,
     &optimizer_update_flat<float>,
     &optimizer_update_flat<double>,
-    &dense_forward_one,
-    &dense_backward_update_one,
+    &dense_forward_one<float>,
+    &dense_forward_one<double>,
+    &dense_backward_update_one<float>,
+    &dense_backward_update_one<double>,
 };
 
 }  // namespace fastmlp

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels.h"
 
@@ -28,21 +29,44 @@ struct KernelTable {
   void (*optimizer_update_f64)(double* params, double* m, double* v, const double* grads, int64_t n,
                                const OptimConfig& cfg, int64_t t);
 
-  // The fused batch-1 kernels (fused/batch_one.h); nullptr in the reference
+  // The fused batch-1 kernels (fused/batch_one.h), float32 then float64; nullptr in the reference
   // table, whose callers take the unfused path.
   //   dense_forward_one: z[O] = x[I] W[I,O] (no bias) through partial[] (of
   //   dense_forward_one_scratch(I, O) floats); x == nullptr: the partial sums
   //   are already there (left by dense_backward_update_one), only summed.
   void (*dense_forward_one)(float* z, float* partial, const float* x, const float* W, int64_t I,
                             int64_t O);
+  void (*dense_forward_one_f64)(double* z, double* partial, const double* x, const double* W,
+                                int64_t I, int64_t O);
   //   dense_backward_update_one: da_prev = W delta (old W), then one optimizer
   //   step on every W[i,o] (g = a_prev[i] delta[o] + l2 W[i,o]) and b[o]
   //   (g = delta[o]) unless the bias is frozen; with next_x, the next
   //   example's forward partial sums from the updated rows.
-  void (*dense_backward_update_one)(const DenseLayerState& layer, const SingleExampleSignals& io,
-                                    const UpdateStep& step);
+  void (*dense_backward_update_one)(const DenseLayerState<float>& layer,
+                                    const SingleExampleSignals<float>& io,
+                                    const UpdateStep<float>& step);
+  //   (each in float64 too)
+  void (*dense_backward_update_one_f64)(const DenseLayerState<double>& layer,
+                                        const SingleExampleSignals<double>& io,
+                                        const UpdateStep<double>& step);
 
   bool has_fused_kernels() const { return dense_backward_update_one != nullptr; }
+
+  // The fused kernels of element type T, for code written once over both dtypes.
+  template <typename T>
+  auto fused_forward_one() const {
+    if constexpr (std::is_same_v<T, float>)
+      return dense_forward_one;
+    else
+      return dense_forward_one_f64;
+  }
+  template <typename T>
+  auto fused_backward_update_one() const {
+    if constexpr (std::is_same_v<T, float>)
+      return dense_backward_update_one;
+    else
+      return dense_backward_update_one_f64;
+  }
 };
 
 // One table per instruction set, each defined in the file compiled for it.

@@ -12,6 +12,8 @@ const KernelTable reference_kernels = {
     &optimizer_update<double>,
     nullptr,
     nullptr,
+    nullptr,
+    nullptr,
 };
 
 }  // namespace fastmlp

@@ -581,7 +581,7 @@ EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* 
   EpochTally tally;
   if (reduce != nullptr) {
     tally = train_steps(in, order, n_order, batch_size, *reduce);
-  } else if constexpr (std::is_same_v<T, float>) {
+  } else {
     // Rows at the end of the order that train one at a time on the fused
     // kernels: all of them at batch size 1, else a lone last row.
     const KernelTable& table = kernels();
@@ -594,8 +594,6 @@ EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* 
     if (single < n_order) tally = train_batches(in, order, n_order - single, batch_size);
     if (single > 0 && tally.status == EpochStatus::completed)
       tally.append(train_single_examples(*this, table, in, order + n_order - single, single));
-  } else {
-    tally = train_batches(in, order, n_order, batch_size);
   }
   mask_step_ = -1;  // prediction and the plain loss use every unit
   // The updates before a non-finite loss are what blew up: their weights may
