@@ -652,6 +652,29 @@ void bind_network_class(py::module_& m, const char* class_name) {
       .def("reset_optimizer", &Net::reset_optimizer)
       .def("predict",
            [](const Net& net, const py::object& X) { return output_rows(net, X, &Net::predict); })
+      .def(
+          "predict_plain",
+          [](const Net& net, py::handle X) -> py::object {
+            // Prediction's fast path in one call: None unless X passes plain_rows
+            // in the network's dtype and the output is finite; the caller's
+            // general path then converts, checks and raises as always.
+            if (!plain_rows(X, net.fan_in(0))) return py::none();
+            const auto rows = py::reinterpret_borrow<py::array>(X);
+            if (rows.dtype().num() != py::dtype::of<T>().num()) return py::none();
+            const int64_t N = rows.shape(0), O = net.fan_out(net.num_layers() - 1);
+            py::array_t<T> out({N, O});
+            const T* x = static_cast<const T*>(rows.data());
+            T* o = out.mutable_data();
+            {
+              py::gil_scoped_release release;
+              net.predict(o, InputRows<T>(x), N);
+            }
+            if (!all_within(o, N * O, std::numeric_limits<T>::max())) return py::none();
+            return std::move(out);
+          },
+          py::arg("X"),
+          "The output layer's activation for X, or None: X must be exactly a C-contiguous "
+          "ndarray of this network's dtype that _core.plain_rows accepts, and the output finite.")
       .def("logits",
            [](const Net& net, const py::object& X) { return output_rows(net, X, &Net::logits); })
       .def("forward_all",

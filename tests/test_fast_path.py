@@ -162,3 +162,24 @@ def test_native_all_finite_matches_numpy(dtype):
             broken[0, position] = bad
             assert not _core.all_finite(broken)
     assert _core.all_finite(np.empty((0, 3), dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predict_plain_is_predict_or_none(dtype):
+    # MLP.forward's one-call fast path: the native output for plain rows of
+    # the network's dtype, None for everything the general path must see.
+    model = fastmlp.MLP([5, 8, 3], seed=0, dtype=dtype)
+    X = np.ascontiguousarray(data(seed=4)[0][:6], dtype=dtype)
+    np.testing.assert_array_equal(model._net.predict_plain(X), model._net.predict(X))
+    other = np.float64 if dtype == np.float32 else np.float32
+    for not_plain in (X.astype(other), np.asfortranarray(X), X.tolist(), X[:, :4], X[:0]):
+        assert model._net.predict_plain(not_plain) is None
+    bad = X.copy()
+    bad[1, 2] = np.nan
+    assert model._net.predict_plain(bad) is None
+    # finite rows whose output overflows: None here, the general path's error in forward
+    model.W[0][...] = np.finfo(dtype).max / 2
+    huge = np.full((1, 5), 10.0, dtype=dtype)   # the first layer's z overflows to inf
+    assert model._net.predict_plain(huge) is None
+    with pytest.raises(ValueError, match="output is NaN or infinite"):
+        model.predict_proba(huge)

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ModelBusyError', 'NetworkF32', 'NetworkF64', 'active_isa', 'best_isa', 'gemm', 'get_num_threads', 'has_openmp', 'set_isa', 'set_num_threads', 'sparse_products', 'supported_isas']
+__all__: list[str] = ['ModelBusyError', 'NetworkF32', 'NetworkF64', 'active_isa', 'all_finite', 'best_isa', 'fma_peak', 'gemm', 'get_num_threads', 'has_openmp', 'plain_rows', 'read_bandwidth', 'set_isa', 'set_num_threads', 'sparse_products', 'supported_isas']
 class ModelBusyError(RuntimeError):
     """
     Another thread is training this model right now.
@@ -32,6 +32,10 @@ class NetworkF32:
         ...
     def predict(self, arg0: typing.Any) -> numpy.typing.NDArray[numpy.float32]:
         ...
+    def predict_plain(self, X: typing.Any) -> typing.Any:
+        """
+        The output layer's activation for X, or None: X must be exactly a C-contiguous ndarray of this network's dtype that _core.plain_rows accepts, and the output finite.
+        """
     def reset_optimizer(self) -> None:
         ...
     def set_dropout(self, rates: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], seed: typing.SupportsInt | typing.SupportsIndex) -> None:
@@ -106,6 +110,10 @@ class NetworkF64:
         ...
     def predict(self, arg0: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
         ...
+    def predict_plain(self, X: typing.Any) -> typing.Any:
+        """
+        The output layer's activation for X, or None: X must be exactly a C-contiguous ndarray of this network's dtype that _core.plain_rows accepts, and the output finite.
+        """
     def reset_optimizer(self) -> None:
         ...
     def set_dropout(self, rates: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], seed: typing.SupportsInt | typing.SupportsIndex) -> None:
@@ -165,8 +173,20 @@ def _thread_round_trip_ns(round_trips: typing.SupportsInt | typing.SupportsIndex
     """
 def active_isa() -> str:
     ...
+@typing.overload
+def all_finite(values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> bool:
+    """
+    Whether a float32 or float64 array has no NaN or infinity.
+    """
+@typing.overload
+def all_finite(values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> bool:
+    ...
 def best_isa() -> str:
     ...
+def fma_peak(isa: str = '', threads: typing.SupportsInt | typing.SupportsIndex = 1, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.3) -> float:
+    """
+    Benchmark aid: the float32 FMA peak in GFLOP/s, measured now on `threads` threads with twelve independent chains of the instruction set's widest FMA (isa='' : the active set; probes exist for avx2 and avx512). Best of three runs of about seconds/3 each.
+    """
 @typing.overload
 def gemm(A: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], B: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], trans_a: bool = False, trans_b: bool = False, isa: str = '', into: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
     """
@@ -177,6 +197,14 @@ def gemm(A: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], B: typing.A
     ...
 def get_num_threads() -> int:
     ...
+def plain_rows(X: typing.Any, n_features: typing.SupportsInt | typing.SupportsIndex) -> bool:
+    """
+    Whether X is exactly a 2-D C-contiguous native-order float32/float64 ndarray with >= 1 row, n_features columns and finite values within float32's range (the prediction fast path of fastmlp._validation.plain_rows).
+    """
+def read_bandwidth(bytes: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex = 1, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.3) -> float:
+    """
+    Benchmark aid: read bandwidth in GB/s of `threads` threads, each streaming its own buffer of `bytes` (rounded up to 512) with zmm loads, best of three runs: the L1, L2, L3 or memory bandwidth by the size chosen. Needs AVX-512.
+    """
 def set_isa(arg0: str) -> None:
     ...
 def set_num_threads(arg0: typing.SupportsInt | typing.SupportsIndex) -> None:

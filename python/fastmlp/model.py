@@ -242,6 +242,10 @@ class MLP:
     # ------------------------------------------------------------ forward
     def forward(self, X: ArrayLike, return_all: bool = False) -> Any:
         """The output a[L]; with return_all, the lists ([z[1..L]], [a[1..L]])."""
+        if not return_all and self.normalizer.kind is None:
+            out = self._net.predict_plain(X)   # one native call for plain rows; None: the general path
+            if out is not None:
+                return out
         Xn = self._features(X)
         if return_all:
             # every layer's outputs of every row: dense anyway
