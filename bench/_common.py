@@ -124,6 +124,17 @@ def fma_peak_gflops(threads, seconds=0.3):
         return None
 
 
+def read_bandwidth_gbs(bytes_per_thread, threads, seconds=0.3):
+    """Read bandwidth (GB/s, all threads) of `threads` threads each streaming its own
+    buffer of that size (fastmlp._core.read_bandwidth), or None without AVX-512."""
+    from fastmlp import _core
+
+    try:
+        return _core.read_bandwidth(int(bytes_per_thread), threads=threads, seconds=seconds)
+    except ValueError:
+        return None
+
+
 def share_of_peak(gflops, peak):
     """'61%' of the peak, or '-' without a probe."""
     return "-" if not peak else f"{100 * gflops / peak:.0f}%"

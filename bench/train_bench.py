@@ -206,6 +206,27 @@ def thread_round_trip_ns():
     return round(value, 1) if value > 0 else None
 
 
+def batch1_bytes_per_step():
+    """Bytes one batch-1 step of fastmlp's fused kernels moves (float32, momentum):
+    the forward reads the weights of every layer but the first (whose forward
+    the previous update summed), and each layer's fused backward + update reads
+    and writes its weights and their velocity once. Biases are left out."""
+    pairs = list(zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
+    weights = sum(i * o for i, o in pairs)
+    return 4 * sum(i * o for i, o in pairs[1:]) + 4 * 4 * weights
+
+
+def batch1_working_set_bytes():
+    """The weights and their velocity: what a batch-1 step sweeps, step after step."""
+    return 2 * 4 * sum(i * o for i, o in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
+
+
+def batch1_bandwidth(threads):
+    """Read bandwidth of the cache level that holds each thread's share of the
+    batch-1 working set (the fused kernels give each thread its own row blocks)."""
+    return common.read_bandwidth_gbs(batch1_working_set_bytes() / threads, threads)
+
+
 def run_worker(config):
     """One (framework, threads, batch size) measurement in this fresh process."""
     common.import_fastmlp_or_exit()  # the data loader lives in fastmlp
@@ -213,9 +234,14 @@ def run_worker(config):
     probe = config["threads"] >= 2
     before = thread_round_trip_ns() if probe else None
     peaks = [common.fma_peak_gflops(config["threads"])]
+    roofline = config["framework"] == "fastmlp" and config["batch_size"] == 1
+    bandwidths = [batch1_bandwidth(config["threads"])] if roofline else []
     result = TRAINERS[config["framework"]](data, config)
     peaks.append(common.fma_peak_gflops(config["threads"]))
     result["fma_peak_gflops"] = [p for p in peaks if p]
+    if roofline:
+        bandwidths.append(batch1_bandwidth(config["threads"]))
+        result["batch1_bandwidth_gbs"] = [b for b in bandwidths if b]
     if probe:
         result["round_trip_ns"] = [before, thread_round_trip_ns()]
     timed = result["epoch_seconds"][config["warmup_epochs"]:]
@@ -289,6 +315,7 @@ def merge_rounds(runs):
     merged["round_diverged"] = [bool(r.get("diverged")) for r in good]
     merged["round_trip_ns"] = [r.get("round_trip_ns") for r in good]
     merged["fma_peak_gflops"] = [p for r in good for p in r.get("fma_peak_gflops", [])]
+    merged["batch1_bandwidth_gbs"] = [b for r in good for b in r.get("batch1_bandwidth_gbs", [])]
     merged["test_accuracy"] = sum(merged["round_test_accuracy"]) / len(good)
     merged["diverged"] = any(merged["round_diverged"])
     merged["round_errors"] = failed
@@ -377,7 +404,23 @@ def summarize(results, args):
                                     "pytorch": sum(torch_by_seed[s] for s in seeds) / len(seeds),
                                     "gap_points_per_seed": gaps, "gap_points": gap,
                                     "passed": abs(gap) <= SAME_LEARNING_POINTS})
+    roofline = []
+    if 1 in args.batch_sizes:
+        for threads in args.threads:
+            fast = find(results, "fastmlp", threads, 1)
+            bandwidths = (fast or {}).get("batch1_bandwidth_gbs") or []
+            if not fast or not bandwidths:
+                continue
+            step_seconds = fast["median_epoch_seconds"] / fast["updates_per_epoch"]
+            bandwidth = common.median(bandwidths)
+            moved = batch1_bytes_per_step() / step_seconds / 1e9
+            roofline.append({"threads": threads, "step_us": 1e6 * step_seconds,
+                             "bytes_per_step": batch1_bytes_per_step(),
+                             "working_set_bytes": batch1_working_set_bytes(),
+                             "bandwidth_gbs": bandwidth, "moved_gbs": moved,
+                             "share_of_roofline": moved / bandwidth})
     return {"ratios": rows, "fma_peak_gflops": {str(t): p for t, p in peaks.items()},
+            "batch1_roofline": roofline,
             "flops_per_row": flops_per_row(),
             "fastmlp_2_vs_1_thread": scaling, "same_learning": accuracy_checks,
             "pytorch_accuracy_spread_points": pytorch_accuracy_spread(results, args)}
@@ -486,6 +529,7 @@ def render_markdown(results, summary, args, machine, command, wall_seconds):
         lines += [common.markdown_table(["batch", "1-thread time / 2-thread time"], scaling_rows), ""]
     else:
         lines += ["Not measured (needs --threads 1,2).", ""]
+    lines += render_roofline(summary)
     lines += render_round_table(results, args)
     lines += ["## Test accuracy (%)", ""]
     accuracy_rows = []
@@ -535,6 +579,27 @@ def render_markdown(results, summary, args, machine, command, wall_seconds):
     if problems:
         lines += ["", "## Problems", ""] + problems
     return "\n".join(lines)
+
+
+def render_roofline(summary):
+    """Batch 1 against the bandwidth of the cache that holds its working set."""
+    rows = summary.get("batch1_roofline") or []
+    if not rows:
+        return []
+    table = [[r["threads"], f"{r['step_us']:.1f}", f"{r['bytes_per_step'] / 1e6:.2f}",
+              f"{r['moved_gbs']:.0f}", f"{r['bandwidth_gbs']:.0f}",
+              f"{100 * r['share_of_roofline']:.0f}%"] for r in rows]
+    working_set = rows[0]["working_set_bytes"] / 1e6
+    return ["## Batch 1 against the memory roofline", "",
+            common.markdown_table(["threads", "fastmlp us/step", "MB moved per step", "GB/s moved",
+                                   "read bandwidth GB/s", "share of roofline"], table), "",
+            "A batch-1 step of the fused kernels moves the weights and their velocity once (read "
+            "and written) and reads the weights of every layer after the first once more "
+            f"(float32, biases left out). The weights and velocity ({working_set:.2f} MB) are split "
+            "by row blocks between the threads, so the roofline is the read bandwidth of one "
+            "thread's share of them, measured in this run around the batch-1 workers "
+            "(`fastmlp._core.read_bandwidth`, median); writes are counted at the read rate, so the "
+            "roofline is an optimistic bound.", ""]
 
 
 def render_round_table(results, args):
