@@ -26,9 +26,11 @@ from _common import (
     RESULTS_DIR,
     blas_threads,
     cpu_model,
+    fma_peak_gflops,
     markdown_table,
     median,
     seconds_per_call_samples,
+    share_of_peak,
     write_json,
     write_text,
 )
@@ -107,8 +109,10 @@ def main():
         np.testing.assert_allclose(np.asarray(predict(inputs[1]), dtype=np.float64), reference,
                                    rtol=1e-4, atol=1e-6, err_msg=name)
     samples = {(name, rows): [] for name in contenders for rows in inputs}
+    peaks = []
     with blas_threads(args.threads):
         for round_index in range(rounds):
+            peaks.append(fma_peak_gflops(args.threads))
             for rows, x in inputs.items():
                 for name, predict in contenders.items():
                     per_call = seconds_per_call_samples(
@@ -117,6 +121,9 @@ def main():
                         samples=3 if args.quick else 5)
                     samples[(name, rows)].append(median(per_call))
             print(f"round {round_index + 1}/{rounds} done", flush=True)
+    peaks.append(fma_peak_gflops(args.threads))
+    peaks = [p for p in peaks if p]
+    peak = median(peaks) if peaks else None
     medians = {key: median(values) for key, values in samples.items()}
     torch_name = "PyTorch eager forward"
     rows_out = []
@@ -124,20 +131,25 @@ def main():
         one = medians[(name, 1)]
         many = medians[(name, 10000)]
         vs_torch = (f"{medians[(torch_name, 1)] / one:.2f}x" if torch is not None else "-")
+        gflops = FLOPS_PER_ROW * 10000 / many / 1e9
         rows_out.append([name, f"{one * 1e6:.1f}", vs_torch,
-                         f"{many * 1e3:.2f}", f"{FLOPS_PER_ROW * 10000 / many / 1e9:.0f}"])
+                         f"{many * 1e3:.2f}", f"{gflops:.0f}", share_of_peak(gflops, peak)])
     table = markdown_table(["contender", "1 row: us/call (median)", "PyTorch's time / this",
-                            "10,000 rows: ms", "10,000 rows: GFLOP/s"], rows_out)
+                            "10,000 rows: ms", "10,000 rows: GFLOP/s", "share of peak"], rows_out)
+    peak_text = (f"the float32 FMA peak of {args.threads} thread(s) measured in this run "
+                 f"(`fastmlp._core.fma_peak`, before every round and at the end; median): "
+                 f"{peak:.0f} GFLOP/s" if peak else "no FMA peak probe on this CPU")
     command = " ".join(["python", "bench/inference_bench.py", *sys.argv[1:]])
     text = (f"# Prediction latency ({'quick' if args.quick else 'full'} run)\n\n"
             f"`{command}`: "
             f"{SIZES} ReLU/softmax, float32 input, {args.threads} thread(s), {rounds} rounds, "
-            f"{cpu_model()}.\n\n{table}\n")
+            f"{cpu_model()}; share of peak: 10,000 rows' GFLOP/s over {peak_text}.\n\n{table}\n")
     print(text)
     stem = "inference_quick" if args.quick else "inference"
     write_text(RESULTS_DIR / f"{stem}.md", text)
     write_json(RESULTS_DIR / f"{stem}.json", {
         "threads": args.threads, "rounds": rounds, "sizes": SIZES, "cpu": cpu_model(),
+        "fma_peak_gflops": peaks,
         "seconds_per_call": {f"{name} | {rows} rows": values
                              for (name, rows), values in samples.items()}})
 

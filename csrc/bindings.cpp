@@ -649,6 +649,17 @@ void bind_network_class(py::module_& m, const char* class_name) {
           },
           "scikit-learn's L1 step (cumulative-penalty truncation) after every update of the "
           "batch loop, u growing by learning_rate * l1; 0: off. Reset by reset_optimizer.")
+      .def_property(
+          "intercept_decay", [](const Net& net) { return double(net.intercept_decay()); },
+          [](Net& net, double decay) {
+            if (!(decay > 0.0 && decay <= 1.0))
+              throw py::value_error("intercept_decay must be in (0, 1], got " +
+                                    std::to_string(decay));
+            auto lock = lock_for_training(net);
+            net.set_intercept_decay(static_cast<T>(decay));
+          },
+          "scikit-learn's SGD intercept_decay: each bias gradient times this before every "
+          "update of the batch loop (0.01 on sparse rows in scikit-learn); 1: off.")
       .def("reset_optimizer", &Net::reset_optimizer)
       .def("predict",
            [](const Net& net, const py::object& X) { return output_rows(net, X, &Net::predict); })

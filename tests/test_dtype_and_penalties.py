@@ -126,6 +126,47 @@ def test_perceptron_stops_where_scikit_learns_does(penalty, classes):
     np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("tol", [None, 1e-3])
+@pytest.mark.parametrize("penalty", [None, "l2", "l1", "elasticnet"])
+def test_perceptron_on_sparse_rows_is_scikit_learns(penalty, tol, classes):
+    # scikit-learn's SGD scales every intercept step by 0.01 on sparse rows
+    # (SPARSE_INTERCEPT_DECAY) and truncates (L1) only the weights of a
+    # sample's stored features; dense rows take full steps on every weight.
+    import scipy.sparse
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(80, 30))
+    X[rng.random(X.shape) < 0.7] = 0
+    y = rng.integers(0, classes, 80)
+    kw = dict(penalty=penalty, alpha=0.01, max_iter=8, tol=tol, shuffle=False)
+    for rows in (scipy.sparse.csr_matrix(X), X):
+        ours, theirs = fastmlp.Perceptron(**kw).fit(rows, y), sk.Perceptron(**kw).fit(rows, y)
+        assert ours.n_iter_ == theirs.n_iter_
+        np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-12, atol=1e-12)
+    # the damped intercept really is another model than the dense rows' one
+    sparse_fit = fastmlp.Perceptron(**kw).fit(scipy.sparse.csr_matrix(X), y)
+    assert np.max(np.abs(sparse_fit.intercept_ - ours.intercept_)) > 1e-3
+
+
+def test_intercept_decay_scales_the_bias_steps_and_is_reset_after_the_fit():
+    net = _core.NetworkF64([2, 1], ["identity"], "squared_error", 0.01)
+    net.params[...] = [0.0, 0.0, 0.0]
+    X, Y, order = np.array([[1.0, 2.0]]), np.array([[1.0]]), np.zeros(1, dtype=np.int64)
+    net.intercept_decay = 0.25
+    net.train_epoch(X, Y, None, order, 1, "sgd", 0.1, 0.0, 0.9, 0.999, 1e-8, 0.0)
+    # squared error's delta at z = 0 is -1: W moves by 0.1 x, b by 0.1 x 0.25
+    np.testing.assert_allclose(net.params, [0.1, 0.2, 0.025], rtol=1e-14)
+    with pytest.raises(ValueError, match=r"intercept_decay must be in \(0, 1\], got 0"):
+        net.intercept_decay = 0.0
+    model = fastmlp.Perceptron(max_iter=2, tol=None)
+    import scipy.sparse
+    model.fit(scipy.sparse.csr_matrix(np.eye(4)), [0, 1, 0, 1])
+    assert model._model._net.intercept_decay == 1.0
+
+
 def test_l1_step_is_the_cumulative_penalty_and_leaves_biases_alone():
     net = _core.NetworkF64([3, 1], ["step"], "perceptron_hinge", 0.01)
     net.params[...] = [0.5, -0.2, 0.001, 0.3]  # W (3), b

@@ -131,7 +131,8 @@ double Network<T>::l1_objective_terms(T l2, T scale) {
 }
 
 template <typename T>
-void Network<T>::l1_step(double learning_rate, T l2, T scale, bool moved) {
+void Network<T>::l1_step(double learning_rate, T l2, T scale, bool moved, const InputRows<T>& X,
+                         int64_t N) {
   if (moved) {
     for (int64_t l = 0; l < num_layers(); ++l)
       l1_norms_.measure(params_.data() + w_offset(l), fan_in(l) * fan_out(l), l > 0);
@@ -140,9 +141,21 @@ void Network<T>::l1_step(double learning_rate, T l2, T scale, bool moved) {
   }
   if (l1_taken_.empty()) l1_taken_.assign(params_.size(), T(0));
   l1_owed_ += learning_rate * double(l1_);
-  for (int64_t l = 0; l < num_layers(); ++l)
+  for (int64_t l = X.sparse() ? 1 : 0; l < num_layers(); ++l)
     l1_cumulative_penalty(params_.data() + w_offset(l), l1_taken_.data() + w_offset(l),
                           fan_in(l) * fan_out(l), l1_owed_);
+  if (!X.sparse()) return;
+  // The first layer's rows of the columns the batch stores, each row once.
+  const int64_t O = fan_out(0);
+  l1_seen_.assign(fan_in(0), 0);
+  l1_columns_.clear();
+  for (int64_t k = X.csr.indptr[0]; k < X.csr.indptr[N]; ++k) {
+    const int64_t column = X.csr.indices[k];
+    if (!l1_seen_[column]) l1_seen_[column] = 1, l1_columns_.push_back(column);
+  }
+  for (int64_t column : l1_columns_)
+    l1_cumulative_penalty(params_.data() + w_offset(0) + column * O,
+                          l1_taken_.data() + w_offset(0) + column * O, O, l1_owed_);
 }
 
 template <typename T>
@@ -379,6 +392,11 @@ void update_range(double* p, double* m, double* v, const double* g, int64_t n,
 
 template <typename T>
 void Network<T>::update(const OptimConfig& cfg, bool freeze_bias) {
+  if (intercept_decay_ != T(1) && !freeze_bias)
+    for (int64_t l = 0; l < num_layers(); ++l) {
+      T* db = grads_.data() + b_offset(l);
+      for (int64_t o = 0; o < fan_out(l); ++o) db[o] *= intercept_decay_;
+    }
   if (!freeze_bias)
     return update_range(params_.data(), state_m_.data(), state_v_.data(), grads_.data(),
                         num_params(), cfg, step_count_);
@@ -493,7 +511,7 @@ EpochTally Network<T>::train_batches(const EpochInputs<T>& in, const int64_t* or
     ++step_count_;
     backward(b.X, rows, in.l2, scale);
     update(in.cfg, in.freeze_bias);
-    if (l1_ != T(0)) l1_step(in.cfg.learning_rate, in.l2, scale, moved);
+    if (l1_ != T(0)) l1_step(in.cfg.learning_rate, in.l2, scale, moved, b.X, rows);
     tally.loss_sum += batch_loss * double(rows);
     tally.rows += rows;
     ++tally.batches;
@@ -585,8 +603,10 @@ EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* 
     // Rows at the end of the order that train one at a time on the fused
     // kernels: all of them at batch size 1, else a lone last row.
     const KernelTable& table = kernels();
-    // The fused kernels have no dropout and no L1 step, and read dense rows.
-    const int64_t single = !table.has_fused_kernels() || has_dropout() || l1_ != T(0) || X.sparse()
+    // The fused kernels have no dropout, no L1 step and no intercept decay, and
+    // read dense rows.
+    const int64_t single = !table.has_fused_kernels() || has_dropout() || l1_ != T(0) ||
+                                   intercept_decay_ != T(1) || X.sparse()
                                ? 0
                            : batch_size == 1           ? n_order
                            : n_order % batch_size == 1 ? 1

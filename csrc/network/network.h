@@ -150,6 +150,12 @@ class Network {
   // l1 > 0 takes the batch loop; a distributed epoch refuses it.
   void set_l1(T l1) { l1_ = l1; }
   T l1() const { return l1_; }
+  // scikit-learn's SGD intercept_decay (0.01 when it trains on sparse rows):
+  // every bias gradient is multiplied by it before each update of the batch
+  // loop (and its distributed twin). 1 turns it off; other values take the
+  // batch loop, as the fused kernels have no such factor.
+  void set_intercept_decay(T decay) { intercept_decay_ = decay; }
+  T intercept_decay() const { return intercept_decay_; }
 
   // out[N, O_last] = the network's output (probabilities for cross-entropy).
   // Safe to call from several threads at once: it uses its own scratch.
@@ -270,14 +276,20 @@ class Network {
   // The L1 step: its coefficient, the penalty owed so far and, per weight,
   // what it has taken (params_' layout; biases unused).
   T l1_ = T(0);
+  T intercept_decay_ = T(1);
   double l1_owed_ = 0;
   std::vector<T> l1_taken_;
-  ObjectiveNorms l1_norms_;  // what scikit-learn's objective sees (ops/l1_penalty.h)
+  std::vector<int64_t> l1_columns_;  // a sparse batch's stored columns, each once
+  std::vector<char> l1_seen_;        // [I_0] marks for collecting them
+  ObjectiveNorms l1_norms_;          // what scikit-learn's objective sees (ops/l1_penalty.h)
   // The step's penalty terms for the loss, from l1_norms_.
   double l1_objective_terms(T l2, T scale);
   // After an update: the norms scikit-learn keeps, then the truncation.
   // `moved`: this step's rows changed the weights (some output delta != 0).
-  void l1_step(double learning_rate, T l2, T scale, bool moved);
+  // On sparse rows X (the batch's N rows), only the first layer's weights of
+  // the batch's stored columns are truncated, as scikit-learn's SGD truncates
+  // only a sparse sample's nonzero features.
+  void l1_step(double learning_rate, T l2, T scale, bool moved, const InputRows<T>& X, int64_t N);
 
   std::mutex train_mutex_;
 };

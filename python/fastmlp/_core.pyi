@@ -61,6 +61,14 @@ class NetworkF32:
     def grads(self) -> numpy.typing.NDArray[numpy.float32]:
         ...
     @property
+    def intercept_decay(self) -> float:
+        """
+        scikit-learn's SGD intercept_decay: each bias gradient times this before every update of the batch loop (0.01 on sparse rows in scikit-learn); 1: off.
+        """
+    @intercept_decay.setter
+    def intercept_decay(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
     def l1(self) -> float:
         """
         scikit-learn's L1 step (cumulative-penalty truncation) after every update of the batch loop, u growing by learning_rate * l1; 0: off. Reset by reset_optimizer.
@@ -137,6 +145,14 @@ class NetworkF64:
         ...
     @property
     def grads(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def intercept_decay(self) -> float:
+        """
+        scikit-learn's SGD intercept_decay: each bias gradient times this before every update of the batch loop (0.01 on sparse rows in scikit-learn); 1: off.
+        """
+    @intercept_decay.setter
+    def intercept_decay(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
     @property
     def l1(self) -> float:

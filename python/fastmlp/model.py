@@ -398,6 +398,17 @@ class MLP:
         finally:
             self._net.l1 = 0.0
 
+    @contextlib.contextmanager
+    def _intercept_decay(self, decay: float):
+        """scikit-learn's SGD intercept_decay (0.01 when it trains on sparse
+        rows): every bias gradient times `decay` before each update of the
+        block; the network goes back to 1 after it."""
+        self._net.intercept_decay = float(decay)
+        try:
+            yield
+        finally:
+            self._net.intercept_decay = 1.0
+
     def _as_dtype(self, dtype: Any) -> MLP:
         """This model in another dtype: the same structure, normalization,
         weights and optimizer state, cast; `self` when it already is."""

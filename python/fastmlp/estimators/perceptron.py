@@ -31,11 +31,16 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call
 
 from .._engine import BestWeights, EpochHooks, Plateau, TrainingData, run_epochs
 from .._exclusive import exclusive
+from .._sparse import is_sparse
 from ..errors import TrainingDivergedError
 from ..model import MLP
 from ._base import NetworkEstimator, native_threads, takes_comm
 from ._params import CLASS_WEIGHT, FASTMLP_PARAMETERS, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 from ._targets import ClassifierTargets
+
+# scikit-learn's SGD (sklearn.linear_model._base.SPARSE_INTERCEPT_DECAY): on
+# sparse rows each step of the intercept is damped by this factor.
+_SPARSE_INTERCEPT_DECAY = 0.01
 
 
 class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
@@ -230,7 +235,10 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
                              "distributed fit (comm=): use penalty='l2' or None")
         train, validation = self._split_validation(X, Y, sample_weight, y_raw, None)
         t_before = self.t_ if incremental else 1.0  # scikit-learn's count starts at 1 per fit
-        with native_threads(self._thread_count()), self._model._l1_penalty(l1):
+        # scikit-learn's SGD damps the intercept's steps on sparse rows.
+        decay = _SPARSE_INTERCEPT_DECAY if is_sparse(X) else 1.0
+        with native_threads(self._thread_count()), self._model._l1_penalty(l1), \
+                self._model._intercept_decay(decay):
             data = self._training_data(*train)
             if validation is not None:
                 X_val, y_val, sw_val = validation
@@ -283,7 +291,7 @@ class Perceptron(ClassifierMixin, ClassifierTargets, NetworkEstimator):
             column = TrainingData(data.X, np.ascontiguousarray(data.Y[:, k:k + 1]), data.w,
                                   data.batch_size, l2=data.l2, freeze_bias=data.freeze_bias)
             hooks = _PerceptronEpochs(self, column, None, False, label=f"class {k}")
-            with unit._l1_penalty(model._net.l1):
+            with unit._l1_penalty(model._net.l1), unit._intercept_decay(model._net.intercept_decay):
                 run_epochs(unit, column, self._optimizer(), hooks, epochs=self.max_iter,
                            rng=self._rng, shuffle=self.shuffle)
             W[:, k:k + 1] = unit.W[0]
