@@ -116,9 +116,10 @@ void read_pass_zmm(const char* p, int64_t bytes) {
 }
 #endif
 
-// Runs `iterations` loop trips on each of `threads` threads; returns the
-// slowest thread's seconds (the threads start together after a barrier).
-double timed_chains(void (*chains)(int64_t), int64_t iterations, int threads) {
+// Seconds of the slowest of `threads` threads each running work(t); every
+// thread first runs prepare(t), and all start together after a barrier.
+template <class Prepare, class Work>
+double slowest_thread_seconds(int threads, const Prepare& prepare, const Work& work) {
   std::vector<double> seconds(threads, 0.0);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
@@ -126,15 +127,33 @@ double timed_chains(void (*chains)(int64_t), int64_t iterations, int threads) {
   {
 #ifdef _OPENMP
     const int t = omp_get_thread_num();
-#pragma omp barrier
 #else
     const int t = 0;
 #endif
+    prepare(t);
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
     const auto start = std::chrono::steady_clock::now();
-    chains(iterations);
+    work(t);
     seconds[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return *std::max_element(seconds.begin(), seconds.end());
+}
+
+// Units of work per second, best of three runs: seconds_for(n) times n units,
+// and n is first grown from 1 until a run lasts 10 ms, then set so the three
+// runs take about `seconds` in all. The best, because a probe measures what the
+// cores can do: a burst of outside load is noise.
+template <class Timed>
+double best_rate(const Timed& seconds_for, double seconds) {
+  int64_t n = 1;
+  while (seconds_for(n) < 0.01 && n < (int64_t(1) << 40)) n *= 4;
+  const double probe = seconds_for(n);
+  n = std::max<int64_t>(1, static_cast<int64_t>(double(n) * seconds / 3.0 / probe));
+  double best = 0;
+  for (int run = 0; run < 3; ++run) best = std::max(best, double(n) / seconds_for(n));
+  return best;
 }
 
 }  // namespace
@@ -150,19 +169,14 @@ double fma_peak_gflops(Isa isa, int threads, double seconds) {
     throw std::invalid_argument(std::string("no FMA peak probe for instruction set '") +
                                 isa_name(isa) + "' on this CPU (probes: avx2, avx512)");
   threads = std::max(1, threads);
-  // Calibrate to the requested duration, then keep the best of three runs:
-  // the peak is what the cores can do, so a burst of outside load is noise.
-  int64_t iterations = 1 << 16;
-  while (timed_chains(chains, iterations, threads) < 0.01 && iterations < (int64_t(1) << 40))
-    iterations *= 4;
-  const double probe = timed_chains(chains, iterations, threads);
-  iterations = std::max<int64_t>(1, static_cast<int64_t>(iterations * seconds / 3.0 / probe));
-  double best = 0;
-  for (int run = 0; run < 3; ++run) {
-    const double s = timed_chains(chains, iterations, threads);
-    best = std::max(best, 12.0 * lanes * 2.0 * double(iterations) * threads / s / 1e9);
-  }
-  return best;
+  // 12 chains x lanes x 2 flops per loop trip and thread
+  const double trips_per_second = best_rate(
+      [&](int64_t trips) {
+        return slowest_thread_seconds(
+            threads, [](int) {}, [&](int) { chains(trips); });
+      },
+      seconds);
+  return trips_per_second * 12.0 * lanes * 2.0 * threads / 1e9;
 #else
   (void)threads, (void)seconds;
   throw std::invalid_argument(std::string("no FMA peak probe for instruction set '") +
@@ -178,36 +192,20 @@ double read_bandwidth_gbs(int64_t bytes, int threads, double seconds) {
   bytes = std::max<int64_t>(512, (bytes + 511) / 512 * 512);
   // One buffer per thread, touched first by the thread that reads it.
   std::vector<AlignedVector<char>> buffers(threads);
-  auto passes_seconds = [&](int64_t passes) {
-    std::vector<double> took(threads, 0.0);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
-#endif
-    {
-#ifdef _OPENMP
-      const int t = omp_get_thread_num();
-#else
-      const int t = 0;
-#endif
-      if (buffers[t].empty()) buffers[t].assign(bytes, char(0));
-      read_pass_zmm(buffers[t].data(), bytes);  // into the cache level being measured
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-      const auto start = std::chrono::steady_clock::now();
-      for (int64_t i = 0; i < passes; ++i) read_pass_zmm(buffers[t].data(), bytes);
-      took[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
-    return *std::max_element(took.begin(), took.end());
-  };
-  int64_t passes = 1;
-  while (passes_seconds(passes) < 0.01 && passes < (int64_t(1) << 40)) passes *= 4;
-  const double probe = passes_seconds(passes);
-  passes = std::max<int64_t>(1, static_cast<int64_t>(passes * seconds / 3.0 / probe));
-  double best = 0;
-  for (int run = 0; run < 3; ++run)
-    best = std::max(best, double(bytes) * double(passes) * threads / passes_seconds(passes) / 1e9);
-  return best;
+  const double passes_per_second = best_rate(
+      [&](int64_t passes) {
+        return slowest_thread_seconds(
+            threads,
+            [&](int t) {
+              if (buffers[t].empty()) buffers[t].assign(bytes, char(0));
+              read_pass_zmm(buffers[t].data(), bytes);  // into the cache level being measured
+            },
+            [&](int t) {
+              for (int64_t i = 0; i < passes; ++i) read_pass_zmm(buffers[t].data(), bytes);
+            });
+      },
+      seconds);
+  return passes_per_second * double(bytes) * threads / 1e9;
 #else
   (void)bytes, (void)threads, (void)seconds;
   throw std::invalid_argument(

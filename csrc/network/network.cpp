@@ -147,15 +147,19 @@ void Network<T>::l1_step(double learning_rate, T l2, T scale, bool moved, const 
   if (!X.sparse()) return;
   // The first layer's rows of the columns the batch stores, each row once.
   const int64_t O = fan_out(0);
-  l1_seen_.assign(fan_in(0), 0);
+  // The marks are cleared column by column afterwards, not refilled per step:
+  // a step of a wide sparse input costs its stored entries, not its width.
+  l1_seen_.resize(fan_in(0), 0);
   l1_columns_.clear();
   for (int64_t k = X.csr.indptr[0]; k < X.csr.indptr[N]; ++k) {
     const int64_t column = X.csr.indices[k];
     if (!l1_seen_[column]) l1_seen_[column] = 1, l1_columns_.push_back(column);
   }
-  for (int64_t column : l1_columns_)
+  for (int64_t column : l1_columns_) {
     l1_cumulative_penalty(params_.data() + w_offset(0) + column * O,
                           l1_taken_.data() + w_offset(0) + column * O, O, l1_owed_);
+    l1_seen_[column] = 0;
+  }
 }
 
 template <typename T>
