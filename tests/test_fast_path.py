@@ -183,3 +183,35 @@ def test_predict_plain_is_predict_or_none(dtype):
     assert model._net.predict_plain(huge) is None
     with pytest.raises(ValueError, match="output is NaN or infinite"):
         model.predict_proba(huge)
+
+
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
+def test_estimator_fast_path_sees_replaced_weights_and_returns_non_finite_output(name):
+    # The estimators' one-call path (MLP.output_plain) must not skip what the
+    # general path does: coefs_ the user replaced reach the network first, and
+    # a non-finite output is returned as scikit-learn returns it, not raised.
+    X, y = data()
+    X32 = X.astype(np.float32)
+    est = (fastmlp.MLPClassifier((8,), max_iter=3, random_state=0) if name == "MLPClassifier"
+           else fastmlp.MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0))
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X32, y if name == "MLPClassifier" else X[:, 0])
+    rows = np.ascontiguousarray(X32[:4])
+    predict = est.predict_proba if name == "MLPClassifier" else est.predict
+    before = predict(rows)
+    # a replaced list element and a replaced list both reach the network
+    est.coefs_[1] = np.zeros_like(est.coefs_[1])
+    after = predict(rows)
+    assert not np.array_equal(before, after)
+    np.testing.assert_array_equal(after, predict(np.asfortranarray(rows)))
+    est.coefs_ = [c * 2 for c in est.coefs_]
+    np.testing.assert_array_equal(predict(rows), predict(rows.tolist()))
+    # weights that overflow: the fast path declines, the general path returns the infinities
+    est.coefs_[0][...] = np.finfo(np.float32).max
+    out = predict(np.full((1, 5), 10.0, dtype=np.float32))
+    assert not np.all(np.isfinite(out))

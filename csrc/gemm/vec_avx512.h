@@ -62,7 +62,11 @@ struct VecAvx512d {
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_pd(a, b, c); }
   static Reg add(Reg a, Reg b) { return _mm512_add_pd(a, b); }
   static double hsum(Reg v) {
-    const __m256d s4 = _mm256_add_pd(_mm512_extractf64x4_pd(v, 0), _mm512_extractf64x4_pd(v, 1));
+    // (masked extracts with a zero source: gcc 12 warns that the plain ones'
+    // undefined source may be used)
+    const __m256d zero = _mm256_setzero_pd();
+    const __m256d s4 = _mm256_add_pd(_mm512_mask_extractf64x4_pd(zero, 0xF, v, 0),
+                                     _mm512_mask_extractf64x4_pd(zero, 0xF, v, 1));
     const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
   }

@@ -242,8 +242,8 @@ class MLP:
     # ------------------------------------------------------------ forward
     def forward(self, X: ArrayLike, return_all: bool = False) -> Any:
         """The output a[L]; with return_all, the lists ([z[1..L]], [a[1..L]])."""
-        if not return_all and self.normalizer.kind is None:
-            out = self._net.predict_plain(X)   # one native call for plain rows; None: the general path
+        if not return_all:
+            out = self.output_plain(X)
             if out is not None:
                 return out
         Xn = self._features(X)
@@ -320,6 +320,16 @@ class MLP:
     def prepare_features(self, X: NDArray[Any]) -> NDArray[Any]:
         """Checked features -> normalized C-contiguous rows of the model's dtype."""
         return self.normalizer.transform(X, self.dtype)
+
+    def output_plain(self, X: Any) -> NDArray[Any] | None:
+        """Prediction's fast path: the output layer's activation in one native
+        call, or None (then take the general path, which checks, converts and
+        raises as always). Only when the model has no input normalization, X
+        is exactly a C-contiguous ndarray of the model's dtype that
+        `_core.plain_rows` accepts, and the output is finite."""
+        if self.normalizer.kind is not None:
+            return None
+        return self._net.predict_plain(X)
 
     def output_prepared(self, Xn: NDArray[Any]) -> NDArray[Any]:
         """The output layer's activation on prepared rows (no finiteness check)."""
