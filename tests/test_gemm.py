@@ -72,6 +72,8 @@ LAYER_CASES = [
         (1, 256, 784, False, False),
         (1, 784, 256, False, True),
         (784, 256, 1, True, False),
+        (784, 256, 32, True, False),  # packed B of 32 KB: threads split the rows
+        (1024, 784, 1, False, True),  # an outer product (the dA of one output)
         (97, 45, 300, True, True),
         (1000, 1, 300, False, False),  # one output column: the transposed gemv
         (300, 1, 1000, True, True),
