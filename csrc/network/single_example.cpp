@@ -64,7 +64,7 @@ class SingleExampleStep {
     T* delta = delta_.data();
     T* spare = spare_.data();
     for (int64_t l = net_.num_layers() - 1; l >= 0; --l) {
-      const int64_t I = net_.fan_in(l), O = net_.fan_out(l);
+      const int64_t I = net_.fan_in(l);
       const DenseLayerState<T> layer = layer_state(l, in.freeze_bias);
       const T* a_prev = l == 0 ? x : acts_[l - 1].data();
       const SingleExampleSignals<T> io{a_prev, delta, l > 0 ? spare : nullptr,
