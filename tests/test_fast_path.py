@@ -8,9 +8,11 @@ from the start).
 """
 
 import re
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 import fastmlp
 
@@ -37,10 +39,6 @@ def fitted_models():
 
 @pytest.fixture(scope="module")
 def models():
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return fitted_models()
@@ -194,10 +192,6 @@ def test_estimator_fast_path_sees_replaced_weights_and_returns_non_finite_output
     X32 = X.astype(np.float32)
     est = (fastmlp.MLPClassifier((8,), max_iter=3, random_state=0) if name == "MLPClassifier"
            else fastmlp.MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0))
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X32, y if name == "MLPClassifier" else X[:, 0])
@@ -211,7 +205,7 @@ def test_estimator_fast_path_sees_replaced_weights_and_returns_non_finite_output
     np.testing.assert_array_equal(after, predict(np.asfortranarray(rows)))
     est.coefs_ = [c * 2 for c in est.coefs_]
     np.testing.assert_array_equal(predict(rows), predict(rows.tolist()))
-    # weights that overflow: the fast path declines, the general path returns the infinities
+    # weights that overflow: the fast path declines, the general path returns the non-finite values
     est.coefs_[0][...] = np.finfo(np.float32).max
     out = predict(np.full((1, 5), 10.0, dtype=np.float32))
     assert not np.all(np.isfinite(out))
