@@ -472,8 +472,8 @@ void gemm_tiles(const GemmArgs<typename V::T>& g) {
   // slivers it packed itself: split by rows, each thread read half of the
   // packed B from the other core's cache, and a 128 x 256 x 128 product on
   // two threads ran at 29% of their FMA peak against 54% split by columns.
-  const int64_t l2_blocks =
-      (g.K * n_slivers * P::NR * int64_t(sizeof(T)) + (kL2BlockBytes - 1)) / kL2BlockBytes;
+  const int64_t packed_b_bytes = g.K * n_slivers * P::NR * int64_t(sizeof(T));
+  const int64_t l2_blocks = (packed_b_bytes + (kL2BlockBytes - 1)) / kL2BlockBytes;
   // A short K (an outer product, the dA of a 10-output layer, the dW of a
   // batch of 32) makes all of packed op(B) small enough for every core to
   // hold a copy: there threads take whole row ranges instead, each writing
@@ -481,7 +481,7 @@ void gemm_tiles(const GemmArgs<typename V::T>& g) {
   // on two threads (Zen 4, native bench, medians of 5): 1024 x 1 x 784 from
   // 10 to 38 GFLOP/s (split by columns it ran at half the speed of one
   // thread), the dW 784 x 32 x 256 from 139 to 171.
-  const bool small_b = g.K * n_slivers * P::NR * int64_t(sizeof(T)) <= kSmallBBytes;
+  const bool small_b = packed_b_bytes <= kSmallBBytes;
   const int64_t thread_blocks =
       !small_b && (n_slivers >= 2 * threads || n_row_tiles < 4 * threads) ? threads : 1;
   const int64_t col_blocks =
