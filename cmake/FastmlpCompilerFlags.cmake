@@ -3,14 +3,15 @@
 # the targets exist.
 #
 # Which flags a file gets depends on its name, not its folder: a kernel file
-# named avx2.cpp or *_avx2.cpp is compiled for AVX2 + FMA, and avx512.cpp or
-# *_avx512.cpp for AVX-512
-# (F, VL, DQ) + FMA; every other file stays at the target's baseline
+# named avx2.cpp or *_avx2.cpp is compiled for AVX2 + FMA, avx512.cpp or
+# *_avx512.cpp for AVX-512 (F, VL, DQ) + FMA, and *_avx512bf16.cpp for
+# AVX-512 (F, VL, BW, DQ, BF16) + FMA; every other file stays at the target's baseline
 # (x86-64 with SSE2, or plain AArch64 with NEON), so one wheel runs on every
 # CPU of its architecture and the run-time dispatch picks the kernels.
 # Nothing here, or anywhere in the build, uses -march=native.
 #
 #   GCC, Clang, AppleClang:  -mavx2 -mfma / -mavx512f -mavx512vl -mavx512dq -mfma
+#                            (bf16: and -mavx512bw -mavx512bf16)
 #   MSVC:                    /arch:AVX2 / /arch:AVX512 (both imply FMA), /openmp
 #                            through CMake's FindOpenMP
 
@@ -32,6 +33,7 @@ endif()
 if(_fastmlp_family STREQUAL "gnu")
   set(FASTMLP_FLAGS_AVX2 -mavx2 -mfma)
   set(FASTMLP_FLAGS_AVX512 -mavx512f -mavx512vl -mavx512dq -mfma)
+  set(FASTMLP_FLAGS_AVX512BF16 -mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx512bf16 -mfma)
   # -fopenmp-simd: `omp simd` reductions vectorize even in a build without OpenMP.
   # -fno-trapping-math: selects like `a > 0 ? x : y` vectorize; fastmlp never
   #   traps on floating-point exceptions, so no result changes.
@@ -41,6 +43,7 @@ if(_fastmlp_family STREQUAL "gnu")
 elseif(_fastmlp_family STREQUAL "msvc")
   set(FASTMLP_FLAGS_AVX2 /arch:AVX2)
   set(FASTMLP_FLAGS_AVX512 /arch:AVX512)
+  set(FASTMLP_FLAGS_AVX512BF16 /arch:AVX512)
   # /O2 /Oi: speed and intrinsics; /fp:precise is MSVC's default and keeps
   # results comparable with the other compilers; /Zc:__cplusplus reports C++17
   # in __cplusplus; /EHsc is CMake's default already.
@@ -49,6 +52,7 @@ elseif(_fastmlp_family STREQUAL "msvc")
 else()
   set(FASTMLP_FLAGS_AVX2 "")
   set(FASTMLP_FLAGS_AVX512 "")
+  set(FASTMLP_FLAGS_AVX512BF16 "")
   set(FASTMLP_FLAGS_KERNELS "")
 endif()
 
@@ -59,7 +63,9 @@ target_compile_options(fastmlp_kernels PRIVATE ${FASTMLP_FLAGS_KERNELS})
 get_target_property(_fastmlp_sources fastmlp_kernels SOURCES)
 foreach(_src IN LISTS _fastmlp_sources)
   get_filename_component(_name "${_src}" NAME)
-  if(_name MATCHES "(^|_)avx512\\.(cpp|cc|cxx)$")
+  if(_name MATCHES "(^|_)avx512bf16\\.(cpp|cc|cxx)$")
+    set_source_files_properties("${_src}" PROPERTIES COMPILE_OPTIONS "${FASTMLP_FLAGS_AVX512BF16}")
+  elseif(_name MATCHES "(^|_)avx512\\.(cpp|cc|cxx)$")
     set_source_files_properties("${_src}" PROPERTIES COMPILE_OPTIONS "${FASTMLP_FLAGS_AVX512}")
   elseif(_name MATCHES "(^|_)avx2\\.(cpp|cc|cxx)$")
     set_source_files_properties("${_src}" PROPERTIES COMPILE_OPTIONS "${FASTMLP_FLAGS_AVX2}")

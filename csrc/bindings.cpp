@@ -82,13 +82,17 @@ bool all_finite(py::array_t<T, py::array::c_style> values) {
                     std::numeric_limits<T>::max());
 }
 
-// C = op(A) op(B) in float32 or float64 through the active kernel table (or a
-// named one); with `into` (a C-contiguous M x Nc array of the same dtype),
-// the kernels' accumulate form into += op(A) op(B), so tests reach beta = 1.
 template <typename T>
-py::array_t<T> ops_gemm(py::array_t<T, py::array::c_style> A, py::array_t<T, py::array::c_style> B,
-                        bool trans_a, bool trans_b, const std::string& isa_request,
-                        py::object into) {
+using GemmFn = void (*)(T*, int64_t, const T*, int64_t, bool, const T*, int64_t, bool, int64_t,
+                        int64_t, int64_t, T);
+
+// C = op(A) op(B) by `fn`; with `into` (a C-contiguous M x Nc array of the
+// same dtype), the kernels' accumulate form into += op(A) op(B), so tests
+// reach beta = 1.
+template <typename T>
+py::array_t<T> ops_gemm_with(const py::array_t<T, py::array::c_style>& A,
+                             const py::array_t<T, py::array::c_style>& B, bool trans_a,
+                             bool trans_b, const py::object& into, GemmFn<T> fn) {
   if (A.ndim() != 2 || B.ndim() != 2)
     throw py::value_error("gemm expects 2-D arrays, got A.ndim=" + std::to_string(A.ndim()) +
                           " and B.ndim=" + std::to_string(B.ndim()));
@@ -99,10 +103,6 @@ py::array_t<T> ops_gemm(py::array_t<T, py::array::c_style> A, py::array_t<T, py:
   if (K != Kb)
     throw py::value_error("gemm inner dimensions differ: op(A) has " + std::to_string(K) +
                           " columns but op(B) has " + std::to_string(Kb) + " rows");
-  Isa isa = isa_request.empty() ? active_isa() : isa_from_name(isa_request);
-  if (!isa_supported(isa))
-    throw py::value_error(std::string("instruction set '") + isa_name(isa) +
-                          "' is not supported by this CPU");
   py::array_t<T> C;
   T beta = 0;
   if (into.is_none()) {
@@ -125,12 +125,39 @@ py::array_t<T> ops_gemm(py::array_t<T, py::array::c_style> A, py::array_t<T, py:
   const int64_t lda = A.shape(1), ldb = B.shape(1);
   {
     py::gil_scoped_release release;
-    if constexpr (sizeof(T) == 4)
-      kernels_for(isa).sgemm(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, beta);
-    else
-      kernels_for(isa).dgemm(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, beta);
+    fn(c, Nc, a, lda, trans_a, b, ldb, trans_b, M, Nc, K, beta);
   }
   return C;
+}
+
+// C = op(A) op(B) in float32 or float64 through the active kernel table (or a named one).
+template <typename T>
+py::array_t<T> ops_gemm(py::array_t<T, py::array::c_style> A, py::array_t<T, py::array::c_style> B,
+                        bool trans_a, bool trans_b, const std::string& isa_request,
+                        py::object into) {
+  const Isa isa = isa_request.empty() ? active_isa() : isa_from_name(isa_request);
+  if (!isa_supported(isa))
+    throw py::value_error(std::string("instruction set '") + isa_name(isa) +
+                          "' is not supported by this CPU");
+  const KernelTable& table = kernels_for(isa);
+  if constexpr (sizeof(T) == 4)
+    return ops_gemm_with<T>(A, B, trans_a, trans_b, into, table.sgemm);
+  else
+    return ops_gemm_with<T>(A, B, trans_a, trans_b, into, table.dgemm);
+}
+
+// C = op(A) op(B) (or into += op(A) op(B)) with bfloat16 products
+// (gemm/bf16.h) through the active kernel table or a named one.
+py::array_t<float> ops_gemm_bf16(py::array_t<float, py::array::c_style> A,
+                                 py::array_t<float, py::array::c_style> B, bool trans_a,
+                                 bool trans_b, const std::string& isa_request, py::object into) {
+  const Isa isa = isa_request.empty() ? active_isa() : isa_from_name(isa_request);
+  if (!isa_supported(isa))
+    throw py::value_error(std::string("instruction set '") + isa_name(isa) +
+                          "' is not supported by this CPU");
+  const KernelTable& table = kernels_for(isa);
+  if (const char* why = bf16_products_unavailable(table)) throw py::value_error(why);
+  return ops_gemm_with<float>(A, B, trans_a, trans_b, into, table.sgemm_bf16);
 }
 
 }  // namespace
@@ -148,6 +175,19 @@ PYBIND11_MODULE(_core, m) {
         "C = op(A) @ op(B) in float32 (or float64, for float64 A and B); isa='' uses the "
         "active instruction set. With into=C (the same dtype, C-contiguous, M x Nc): "
         "C += op(A) @ op(B), in place.");
+  m.def("gemm_bf16", &ops_gemm_bf16, py::arg("A"), py::arg("B"), py::arg("trans_a") = false,
+        py::arg("trans_b") = false, py::arg("isa") = "", py::arg("into") = py::none(),
+        "C = op(A) @ op(B) of float32 arrays with bfloat16 products and float32 sums, as "
+        "training with precision='bfloat16' computes them (isa='reference': the plain "
+        "loops); into=C: C += op(A) @ op(B). ValueError where the kernels cannot run.");
+  m.def(
+      "bf16_unavailable",
+      []() -> std::optional<std::string> {
+        if (const char* why = bf16_products_unavailable(kernels())) return std::string(why);
+        return std::nullopt;
+      },
+      "Why the active instruction set cannot run bfloat16 products (precision='bfloat16'), "
+      "or None when it can.");
   m.def("gemm", &ops_gemm<double>, py::arg("A"), py::arg("B"), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("isa") = "", py::arg("into") = py::none());
   m.def("plain_rows", &plain_rows, py::arg("X"), py::arg("n_features"),
@@ -660,6 +700,15 @@ void bind_network_class(py::module_& m, const char* class_name) {
           },
           "scikit-learn's SGD intercept_decay: each bias gradient times this before every "
           "update of the batch loop (0.01 on sparse rows in scikit-learn); 1: off.")
+      .def_property(
+          "bf16_products", &Net::bf16_products,
+          [](Net& net, bool on) {
+            auto lock = lock_for_training(net);
+            net.set_bf16_products(on);
+          },
+          "Training's batch GEMMs (forward, dW, dA) with bfloat16 inputs and float32 sums "
+          "(vdpbf16ps); weights, optimizer, one-row steps and prediction stay float32. "
+          "ValueError where the CPU or the build has no such kernels, or for float64.")
       .def("reset_optimizer", &Net::reset_optimizer)
       .def("predict",
            [](const Net& net, const py::object& X) { return output_rows(net, X, &Net::predict); })

@@ -19,6 +19,7 @@ const KernelTable avx2_kernels = {
     &dense_forward_one<double>,
     &dense_backward_update_one<float>,
     &dense_backward_update_one<double>,
+    nullptr,  // no bfloat16 products
 };
 
 }  // namespace fastmlp

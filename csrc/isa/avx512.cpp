@@ -2,6 +2,7 @@
 // -mavx512f -mavx512vl -mavx512dq -mfma, and the table is used only after cpuid says the CPU (and
 // the OS) can run it.
 #include "fused/batch_one.h"
+#include "gemm/bf16.h"
 #include "gemm/packed.h"
 #include "gemm/vec_avx512.h"
 #include "isa/kernel_table.h"
@@ -19,6 +20,11 @@ const KernelTable avx512_kernels = {
     &dense_forward_one<double>,
     &dense_backward_update_one<float>,
     &dense_backward_update_one<double>,
+#ifdef FASTMLP_HAVE_BF16
+    &gemm_bf16_avx512,  // run only where bf16_products_unavailable() says the CPU can
+#else
+    nullptr,
+#endif
 };
 
 }  // namespace fastmlp

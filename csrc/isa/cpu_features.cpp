@@ -74,6 +74,9 @@ CpuFeatures detect_cpu_features() {
     f.avx512f = bit(l7.ebx, 16);
     f.avx512dq = bit(l7.ebx, 17);
     f.avx512vl = bit(l7.ebx, 31);
+    f.avx512bw = bit(l7.ebx, 30);
+    // Leaf 7 subleaf 1 exists when subleaf 0 reports it in eax.
+    if (l7.eax >= 1) f.avx512_bf16 = bit(cpuid(7, 1).eax, 5);
   }
 #endif
   return f;

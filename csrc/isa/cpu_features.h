@@ -10,6 +10,8 @@ struct CpuFeatures {
   bool avx512f = false;  // and the OS saves the zmm and mask registers
   bool avx512vl = false;
   bool avx512dq = false;
+  bool avx512bw = false;
+  bool avx512_bf16 = false;  // vdpbf16ps and the bfloat16 conversions
 };
 
 // All false off x86.

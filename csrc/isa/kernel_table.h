@@ -50,6 +50,13 @@ struct KernelTable {
                                         const SingleExampleSignals<double>& io,
                                         const UpdateStep<double>& step);
 
+  // C = beta C + op(A) op(B) in float32 with bfloat16 products (the contract
+  // of gemm/bf16.h); nullptr in the tables without such a kernel (baseline,
+  // avx2, and avx512 in a build whose compiler lacks AVX512_BF16).
+  void (*sgemm_bf16)(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                     const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K,
+                     float beta);
+
   bool has_fused_kernels() const { return dense_backward_update_one != nullptr; }
 
   // The fused kernels of element type T, for code written once over both dtypes.
@@ -92,6 +99,10 @@ double fma_peak_gflops(Isa isa, int threads, double seconds);
 // over with zmm loads (the bandwidth of the cache level that size fits in);
 // throws std::invalid_argument without AVX-512 or off x86.
 double read_bandwidth_gbs(int64_t bytes, int threads, double seconds);
+
+// Why `table` cannot run bfloat16 products (no such kernel in it, or a CPU
+// without AVX512_BF16 and AVX512BW), or nullptr when it can.
+const char* bf16_products_unavailable(const KernelTable& table);
 
 const KernelTable& kernels();             // the active table
 const KernelTable& kernels_for(Isa isa);  // a named one (the caller checks isa_supported)

@@ -1,5 +1,6 @@
 // The reference kernel table: the plain loops every fast kernel is tested
 // against. It has no fused kernels, so training takes the unfused path.
+#include "gemm/bf16.h"
 #include "isa/kernel_table.h"
 
 namespace fastmlp {
@@ -14,6 +15,7 @@ const KernelTable reference_kernels = {
     nullptr,
     nullptr,
     nullptr,
+    &gemm_bf16_reference,
 };
 
 }  // namespace fastmlp

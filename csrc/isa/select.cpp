@@ -67,6 +67,20 @@ const KernelTable& kernels_for(Isa isa) {
   }
 }
 
+const char* bf16_products_unavailable(const KernelTable& table) {
+  if (table.isa == Isa::reference) return nullptr;  // plain loops run anywhere
+  if (table.sgemm_bf16 == nullptr)
+    return table.isa == Isa::avx512
+               ? "this build of fastmlp has no bfloat16 kernels (its compiler lacked AVX512_BF16)"
+               : "bfloat16 products need a CPU with AVX512_BF16 and AVX512BW; this one runs the "
+                 "float32 kernels of a narrower instruction set";
+  static const CpuFeatures f = detect_cpu_features();
+  if (!f.avx512_bf16 || !f.avx512bw)
+    return "bfloat16 products need a CPU with AVX512_BF16 and AVX512BW; this one has AVX-512 "
+           "without them";
+  return nullptr;
+}
+
 const KernelTable& kernels() { return *active_table().load(std::memory_order_acquire); }
 
 Isa active_isa() { return kernels().isa; }

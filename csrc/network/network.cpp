@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 #include <type_traits>
 
 #include "isa/kernel_table.h"
@@ -175,6 +176,36 @@ void Network<T>::set_dropout(std::vector<T> rates, uint64_t seed) {
 }
 
 template <typename T>
+void Network<T>::set_bf16_products(bool on) {
+  if (on && !std::is_same_v<T, float>)
+    throw std::invalid_argument("bfloat16 products are for float32 networks");
+  const bool was = bf16_products_;
+  bf16_products_ = on;
+  if (on) try {
+      check_bf16_kernels();
+    } catch (...) {
+      bf16_products_ = was;
+      throw;
+    }
+}
+
+template <typename T>
+void Network<T>::check_bf16_kernels() const {
+  if (!bf16_products_) return;
+  if (const char* why = bf16_products_unavailable(kernels())) throw std::invalid_argument(why);
+}
+
+template <typename T>
+void Network<T>::training_gemm(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
+                               int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K) const {
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16_products_)
+      return kernels().sgemm_bf16(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, 0.0f);
+  }
+  gemm<T>(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, Nc, K, T(0));
+}
+
+template <typename T>
 bool Network<T>::has_dropout() const {
   return std::any_of(dropout_.begin(), dropout_.end(), [](T rate) { return rate > T(0); });
 }
@@ -326,10 +357,12 @@ double Network<T>::forward_loss(const InputRows<T>& X, const T* Y, const T* w, i
   const int64_t L = num_layers();
   for (int64_t l = 0; l < L; ++l) {
     T* dst = acts_buf_[l].data();
-    if (l == 0)
+    const int64_t I = fan_in(l), O = fan_out(l);
+    if (l == 0 && X.sparse())
       first_layer_forward(dst, X, N);
-    else
-      dense_forward(dst, layer_input(l), params_.data() + w_offset(l), N, fan_in(l), fan_out(l));
+    else  // z[N,O] = a_prev[N,I] W[I,O]
+      training_gemm(dst, O, l == 0 ? X.dense : layer_input(l), I, false,
+                    params_.data() + w_offset(l), O, false, N, O, I);
     // The output layer stops at z: the loss kernel applies its activation.
     bias_activation_forward<T>(dst, params_.data() + b_offset(l), N, fan_out(l),
                                l == L - 1 ? Act::identity : acts_[l], slope_);
@@ -357,7 +390,7 @@ void Network<T>::backward(const InputRows<T>& X, int64_t N, T l2, T scale) {
       set_scaled(dW, W, l2 * scale, I * O);
       csr_transpose_dense(dW, X.csr, delta, N, I, O);
     } else {
-      gemm<T>(dW, O, l == 0 ? X.dense : layer_input(l), I, true, delta, O, false, I, O, N, T(0));
+      training_gemm(dW, O, l == 0 ? X.dense : layer_input(l), I, true, delta, O, false, I, O, N);
     }
     if (l2 != T(0) && !(l == 0 && X.sparse())) {
       const T c = l2 * scale;
@@ -366,7 +399,7 @@ void Network<T>::backward(const InputRows<T>& X, int64_t N, T l2, T scale) {
     bias_backward(grads_.data() + b_offset(l), delta, N, O);
     if (l > 0) {
       // da_prev[N,I] = delta[N,O] W^T[O,I], then through g'(a_prev)
-      gemm<T>(spare, I, delta, O, false, W, O, true, N, I, O, T(0));
+      training_gemm(spare, I, delta, O, false, W, O, true, N, I, O);
       if (dropping(l - 1)) {
         const T* mask = mask_buf_[l - 1].data();
         for (int64_t i = 0; i < N * I; ++i) spare[i] *= mask[i];
@@ -429,6 +462,7 @@ double Network<T>::penalty_only(T l2, T scale) {
 template <typename T>
 double Network<T>::gradients(const InputRows<T>& X, const T* Y, const T* w, int64_t N, T l2,
                              int64_t divisor, int64_t mask_step) {
+  check_bf16_kernels();
   ensure_scratch(N);
   const T scale = T(1) / T(divisor > 0 ? divisor : N);
   mask_step_ = has_dropout() ? mask_step : -1;
@@ -581,6 +615,7 @@ EpochResult Network<T>::train_epoch(const InputRows<T>& X, const T* Y, const T* 
                                     bool freeze_bias, const StepReduce<T>* reduce,
                                     bool keep_start) {
   EpochResult result;
+  check_bf16_kernels();
   if (n_order <= 0 && reduce == nullptr) return result;
   if (reduce != nullptr && l1_ != T(0))
     throw std::invalid_argument("the L1 penalty is not available in a distributed epoch");

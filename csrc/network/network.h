@@ -156,6 +156,14 @@ class Network {
   // batch loop, as the fused kernels have no such factor.
   void set_intercept_decay(T decay) { intercept_decay_ = decay; }
   T intercept_decay() const { return intercept_decay_; }
+  // Training's batch products (the forward, dW and dA GEMMs of train_epoch and
+  // gradients) with bfloat16 inputs and float32 sums (gemm/bf16.h); the
+  // weights, optimizer and prediction stay float32, and so do one-row steps
+  // (the fused batch-1 kernels are bound by memory traffic, not products) and
+  // a sparse input's first layer. float32 networks only; throws
+  // std::invalid_argument where the kernels cannot run.
+  void set_bf16_products(bool on);
+  bool bf16_products() const { return bf16_products_; }
 
   // out[N, O_last] = the network's output (probabilities for cross-entropy).
   // Safe to call from several threads at once: it uses its own scratch.
@@ -215,6 +223,13 @@ class Network {
   // scale: the loss and gradient divisor's inverse (1 / N in one process).
   double forward_loss(const InputRows<T>& X, const T* Y, const T* w, int64_t N, T l2, T scale);
   void backward(const InputRows<T>& X, int64_t N, T l2, T scale);
+  // C[M,Nc] = op(A) op(B) for forward_loss and backward: the active table's
+  // float32 GEMM, or its bfloat16-product one when bf16_products() is on.
+  void training_gemm(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, const T* B,
+                     int64_t ldb, bool trans_b, int64_t M, int64_t Nc, int64_t K) const;
+  // Throws std::invalid_argument when bf16_products() is on but the active
+  // kernel table cannot run them (set_isa may have changed it since).
+  void check_bf16_kernels() const;
   // Layer l's output goes through a dropout mask in this forward pass.
   bool dropping(int64_t l) const {
     return mask_step_ >= 0 && l < num_layers() - 1 && dropout_[l] > T(0);
@@ -277,6 +292,7 @@ class Network {
   // what it has taken (params_' layout; biases unused).
   T l1_ = T(0);
   T intercept_decay_ = T(1);
+  bool bf16_products_ = false;
   double l1_owed_ = 0;
   std::vector<T> l1_taken_;
   std::vector<int64_t> l1_columns_;  // a sparse batch's stored columns, each once

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ModelBusyError', 'NetworkF32', 'NetworkF64', 'active_isa', 'all_finite', 'best_isa', 'fma_peak', 'gemm', 'get_num_threads', 'has_openmp', 'plain_rows', 'read_bandwidth', 'set_isa', 'set_num_threads', 'sparse_products', 'supported_isas']
+__all__: list[str] = ['ModelBusyError', 'NetworkF32', 'NetworkF64', 'active_isa', 'all_finite', 'best_isa', 'bf16_unavailable', 'fma_peak', 'gemm', 'gemm_bf16', 'get_num_threads', 'has_openmp', 'plain_rows', 'read_bandwidth', 'set_isa', 'set_num_threads', 'sparse_products', 'supported_isas']
 class ModelBusyError(RuntimeError):
     """
     Another thread is training this model right now.
@@ -50,6 +50,14 @@ class NetworkF32:
         ...
     @property
     def activations(self) -> list[str]:
+        ...
+    @property
+    def bf16_products(self) -> bool:
+        """
+        Training's batch GEMMs (forward, dW, dA) with bfloat16 inputs and float32 sums (vdpbf16ps); weights, optimizer, one-row steps and prediction stay float32. ValueError where the CPU or the build has no such kernels, or for float64.
+        """
+    @bf16_products.setter
+    def bf16_products(self, arg1: bool) -> None:
         ...
     @property
     def dropout_rates(self) -> list[float]:
@@ -138,6 +146,14 @@ class NetworkF64:
     def activations(self) -> list[str]:
         ...
     @property
+    def bf16_products(self) -> bool:
+        """
+        Training's batch GEMMs (forward, dW, dA) with bfloat16 inputs and float32 sums (vdpbf16ps); weights, optimizer, one-row steps and prediction stay float32. ValueError where the CPU or the build has no such kernels, or for float64.
+        """
+    @bf16_products.setter
+    def bf16_products(self, arg1: bool) -> None:
+        ...
+    @property
     def dropout_rates(self) -> list[float]:
         ...
     @property
@@ -199,6 +215,10 @@ def all_finite(values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) 
     ...
 def best_isa() -> str:
     ...
+def bf16_unavailable() -> str | None:
+    """
+    Why the active instruction set cannot run bfloat16 products (precision='bfloat16'), or None when it can.
+    """
 def fma_peak(isa: str = '', threads: typing.SupportsInt | typing.SupportsIndex = 1, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.3) -> float:
     """
     Benchmark aid: the float32 FMA peak in GFLOP/s, measured now on `threads` threads with twelve independent chains of the instruction set's widest FMA (isa='' : the active set; probes exist for avx2 and avx512). Best of three runs of about seconds/3 each.
@@ -211,6 +231,10 @@ def gemm(A: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], B: typing.A
 @typing.overload
 def gemm(A: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], B: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], trans_a: bool = False, trans_b: bool = False, isa: str = '', into: typing.Any = None) -> numpy.typing.NDArray[numpy.float64]:
     ...
+def gemm_bf16(A: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], B: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], trans_a: bool = False, trans_b: bool = False, isa: str = '', into: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
+    """
+    C = op(A) @ op(B) of float32 arrays with bfloat16 products and float32 sums, as training with precision='bfloat16' computes them (isa='reference': the plain loops); into=C: C += op(A) @ op(B). ValueError where the kernels cannot run.
+    """
 def get_num_threads() -> int:
     ...
 def plain_rows(X: typing.Any, n_features: typing.SupportsInt | typing.SupportsIndex) -> bool:

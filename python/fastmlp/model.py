@@ -409,6 +409,19 @@ class MLP:
             self._net.l1 = 0.0
 
     @contextlib.contextmanager
+    def _products_in(self, precision: str):
+        """Training's matrix products in `precision` ('float32' or 'bfloat16',
+        checked by _check_precision) for the block; float32 again after it."""
+        if precision == "float32":
+            yield
+            return
+        self._net.bf16_products = True
+        try:
+            yield
+        finally:
+            self._net.bf16_products = False
+
+    @contextlib.contextmanager
     def _intercept_decay(self, decay: float):
         """scikit-learn's SGD intercept_decay (0.01 when it trains on sparse
         rows): every bias gradient times `decay` before each update of the
@@ -497,7 +510,8 @@ class MLP:
             validation_data: tuple[ArrayLike, ArrayLike] | None = None,
             train_metrics: bool = False, verbose: bool = False,
             callbacks: Sequence[Callback | Callable[[MLP, dict[str, Any]], Any]] | None = (),
-            progress: str = "auto", track_gradients: bool = False, comm: Any = None) -> MLP:
+            progress: str = "auto", track_gradients: bool = False, comm: Any = None,
+            precision: str = "float32") -> MLP:
         """Train from the current weights.
 
         batch_size: None = full batch, 1 = stochastic, k = mini-batches of k.
@@ -524,6 +538,12 @@ class MLP:
         passes its own rows; see `fastmlp.distributed`): batch_size is per
         rank, every metric is over all ranks' rows, only rank 0 prints and
         writes files.
+        precision: 'float32', or 'bfloat16' for the products of training's
+        matrix multiplications (forward, dW, dA) in bfloat16 with float32
+        sums (AVX512_BF16's vdpbf16ps: about twice the float32 rate). The
+        weights, the optimizer, the loss and prediction stay float32, and so
+        do steps of one row and a sparse input's first layer. float32 models
+        only; a CPU without AVX512_BF16 gets a ValueError saying so.
         """
         comm = communicator(comm)
         with fitting(comm):
@@ -531,12 +551,14 @@ class MLP:
             epochs, learning_rate, l2, callbacks = agreed(
                 comm, _checked_fit_options, optimizer, epochs, learning_rate, l2, callbacks,
                 track_gradients, comm is not None)
-            self._fit(X, y, comm, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                      rates=(learning_rate, momentum, beta_1, beta_2, epsilon), l2=l2,
-                      shuffle=shuffle, sample_weight=sample_weight,
-                      validation_data=validation_data, train_metrics=train_metrics,
-                      verbose=verbose, callbacks=callbacks, progress=progress,
-                      track_gradients=track_gradients)
+            agreed(comm, _check_precision, precision, self.dtype)
+            with self._products_in(precision):
+                self._fit(X, y, comm, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                          rates=(learning_rate, momentum, beta_1, beta_2, epsilon), l2=l2,
+                          shuffle=shuffle, sample_weight=sample_weight,
+                          validation_data=validation_data, train_metrics=train_metrics,
+                          verbose=verbose, callbacks=callbacks, progress=progress,
+                          track_gradients=track_gradients)
         return self
 
     def _fit(self, X, y, comm, *, epochs, batch_size, optimizer, rates, l2, shuffle,
@@ -796,6 +818,25 @@ def _checked_fit_options(optimizer, epochs, learning_rate, l2, callbacks, track_
     if distributed:
         _check_distributed_options(callbacks, track_gradients)
     return epochs, learning_rate, l2, callbacks
+
+
+PRECISIONS = ("float32", "bfloat16")
+
+
+def _check_precision(precision, dtype):
+    """fit's precision= checked against the model's dtype and this CPU."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, "
+                         f"got {precision!r}")
+    if precision == "float32":
+        return
+    if np.dtype(dtype) != np.float32:
+        raise ValueError("precision='bfloat16' trains float32 models (float32 master weights); "
+                         f"this model's dtype is {np.dtype(dtype).name}")
+    why = _core.bf16_unavailable()
+    if why is not None:
+        raise ValueError(f"precision='bfloat16' is not available here: {why} "
+                         f"(active instruction set: {_core.active_isa()})")
 
 
 def _check_distributed_options(callbacks, track_gradients):
