@@ -9,8 +9,12 @@ ratio B / A.
 
     python bench/ab_epoch.py --a /path/to/python-of-build-A --b /path/to/python-of-build-B
 
+--precision bfloat16 times fits with bfloat16 products (both builds must have
+them); --batches 128,1024 picks the cases.
+
 The workload: synthetic data, a 784-256-128-10 ReLU / softmax network, momentum,
-batch 1 (3,000 rows) and batches of 32 and 128 (20,000 rows), on 1 and 2 threads.
+batch 1 (3,000 rows) and batches of 32, 128 and 1024 (20,000 rows; by default 1, 32
+and 128), on 1 and 2 threads.
 """
 
 import argparse
@@ -27,23 +31,26 @@ rng = np.random.default_rng(0)
 X = rng.random((20000, 784), dtype=np.float32)
 X[X < 0.6] = 0  # sparse like MNIST pixels
 y = rng.integers(0, 10, 20000)
+precision = sys.argv[1]
 for line in sys.stdin:
     batch, rows, threads, epochs = (int(v) for v in line.split())
     fastmlp.set_num_threads(threads)
     model = fastmlp.MLP([784, 256, 128, 10], activation="relu", seed=0)
-    model.fit(X[:256], y[:256], epochs=1, batch_size=batch, optimizer="momentum")  # warm up
+    options = {} if precision == "float32" else {"precision": precision}
+    model.fit(X[:256], y[:256], epochs=1, batch_size=batch, optimizer="momentum",
+              **options)  # warm up
     start = time.perf_counter()
     model.fit(X[:rows], y[:rows], epochs=epochs, batch_size=batch, optimizer="momentum",
-              learning_rate=0.01)
+              learning_rate=0.01, **options)
     print(json.dumps((time.perf_counter() - start) / epochs), flush=True)
 """
 
-CASES = [(1, 3000), (32, 20000), (128, 20000)]
+CASES = {1: 3000, 32: 20000, 128: 20000, 1024: 20000}  # batch size: rows
 
 
 class Build:
-    def __init__(self, python):
-        self.proc = subprocess.Popen([python, "-c", CHILD], stdin=subprocess.PIPE,
+    def __init__(self, python, precision):
+        self.proc = subprocess.Popen([python, "-c", CHILD, precision], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, cwd="/")
 
     def time_fit(self, batch, rows, threads, epochs):
@@ -62,13 +69,17 @@ def main():
     parser.add_argument("--b", required=True, help="python of build B (the change)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--batches", default="1,32,128",
+                        help="comma-separated batch sizes, of " + ",".join(map(str, CASES)))
     args = parser.parse_args()
-    builds = {"a": Build(args.a), "b": Build(args.b)}
+    cases = [(int(b), CASES[int(b)]) for b in args.batches.split(",")]
+    builds = {"a": Build(args.a, args.precision), "b": Build(args.b, args.precision)}
     times = {}
     try:
         for r in range(args.rounds):
             for threads in (1, 2):
-                for batch, rows in CASES:
+                for batch, rows in cases:
                     names = ["a", "b"] if r % 2 == 0 else ["b", "a"]
                     for name in names:
                         t = builds[name].time_fit(batch, rows, threads, args.epochs)

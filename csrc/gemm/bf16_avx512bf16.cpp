@@ -7,10 +7,13 @@
 //   * op(B) is packed once per call into 32-column slivers of pairs,
 //     sliver[p][j] = (B(2p, j), B(2p+1, j)) as one 32-bit word, rounded to
 //     bfloat16 on the way in; zero beyond K and Nc.
-//   * Each 12-row tile of op(A) is packed per block of K pairs into a panel of
-//     the same words: row by row ([i][p]) for a row-major A, where one
+//   * op(A) is converted once per call into the same words, all threads
+//     sharing the work: row by row ([i][p]) for a row-major A, where one
 //     vcvtne2ps2bf16 of 32 consecutive k makes 16 pairs; pair by pair ([p][i])
-//     for a stored A^T, whose two rows 2p and 2p + 1 interleave into 16 pairs.
+//     for a stored A^T, whose rows 2p and 2p + 1 interleave into pair p of
+//     every row. Tiles read it in place (converted per tile, each thread
+//     converted every tile of its column block again: 8% of a two-thread
+//     epoch at batch 128).
 //   * The micro-kernel keeps a 12 x 32 tile of C in 24 registers and walks
 //     one block of pairs; the next block starts from the stored C. Blocks
 //     depend on K alone and K is never split between threads, so every C
@@ -110,39 +113,43 @@ void pack_b_sliver(uint32_t* sliver, const Operands& g, int64_t s, int64_t kp) {
   }
 }
 
-// The panel of rows [i0, i0 + MR) of op(A) for pairs [p0, p0 + np): row-major
-// ([i][p], row stride np) for a row-major A, pair-major ([p][i]) for A^T.
-// Rows past M are zeros.
-void pack_a_panel(uint32_t* panel, const Operands& g, int64_t i0, int64_t p0, int64_t np) {
-  const int64_t mr = std::min<int64_t>(MR, g.M - i0);
+// op(A) as pairs, once per call, for the tiles to read in place. Row-major A
+// (rows padded to m_pad, zeros past M): row i at a + i * kp, word p = pair p.
+// Stored A^T: pair p at a + p * m_pad, one word per row of op(A) (zeros past
+// M). Rows [r0, r1) (pairs [r0, r1) for A^T) of the whole.
+void convert_a(uint32_t* a, const Operands& g, int64_t kp, int64_t m_pad, int64_t r0, int64_t r1) {
   if (!g.trans_a) {
-    for (int64_t i = 0; i < MR; ++i) {
-      uint32_t* row = panel + i * np;
-      const float* src = g.A + (i0 + i) * g.lda + 2 * p0;
-      for (int64_t p = 0; p < np; p += 16) {
+    for (int64_t i = r0; i < r1; ++i) {
+      uint32_t* row = a + i * kp;
+      const float* src = g.A + i * g.lda;
+      for (int64_t p = 0; p < kp; p += 16) {
         const __m512i words =
-            i < mr ? pairs_of_run(src + 2 * p, g.K - 2 * (p0 + p)) : _mm512_setzero_si512();
-        _mm512_mask_storeu_epi32(row + p, first_lanes(np - p), words);
+            i < g.M ? pairs_of_run(src + 2 * p, g.K - 2 * p) : _mm512_setzero_si512();
+        _mm512_mask_storeu_epi32(row + p, first_lanes(kp - p), words);
       }
     }
     return;
   }
-  // A stored K x M: rows 2p and 2p + 1 hold pair p of MR consecutive rows of op(A).
-  const __mmask16 rows = first_lanes(mr);
-  for (int64_t p = 0; p < np; ++p) {
-    const int64_t k = 2 * (p0 + p);
-    const float* even = g.A + k * g.lda + i0;
-    const __m512 e = _mm512_maskz_loadu_ps(rows, even);
-    const __m512 o = k + 1 < g.K ? _mm512_maskz_loadu_ps(rows, even + g.lda) : _mm512_setzero_ps();
-    _mm512_mask_storeu_epi32(panel + p * MR, __mmask16((1u << MR) - 1), pairs_of(e, o));
+  // Rows 2p and 2p + 1 of the stored A^T interleave into pair p of every row of op(A).
+  for (int64_t p = r0; p < r1; ++p) {
+    const float* even = g.A + 2 * p * g.lda;
+    const bool has_odd = 2 * p + 1 < g.K;
+    uint32_t* out = a + p * m_pad;
+    for (int64_t i = 0; i < m_pad; i += 16) {
+      const __mmask16 m = first_lanes(g.M - i);
+      const __m512 e = _mm512_maskz_loadu_ps(m, even + i);
+      const __m512 o = has_odd ? _mm512_maskz_loadu_ps(m, even + g.lda + i) : _mm512_setzero_ps();
+      _mm512_mask_storeu_epi32(out + i, first_lanes(m_pad - i), pairs_of(e, o));
+    }
   }
 }
 
 // ------------------------------------------------------------------ micro-kernel
-// C[mr, ncols] at c = (from_c ? C : 0) + panel x sliver over np pairs.
+// C[mr, ncols] at c = (from_c ? C : 0) + op(A) tile x sliver over np pairs:
+// word (i, p) of the tile at a[p * a_step + i] (kPairMajorA) or a[i * a_step + p].
 template <bool kPairMajorA>
-void micro_tile(float* c, int64_t ldc, const uint32_t* a, const uint32_t* b, int64_t np, int mr,
-                int64_t ncols, bool from_c) {
+void micro_tile(float* c, int64_t ldc, const uint32_t* a, int64_t a_step, const uint32_t* b,
+                int64_t np, int mr, int64_t ncols, bool from_c) {
   const __mmask16 m0 = first_lanes(ncols), m1 = first_lanes(ncols - 16);
   __m512 acc[MR][2];
 #pragma GCC unroll 12
@@ -156,7 +163,7 @@ void micro_tile(float* c, int64_t ldc, const uint32_t* a, const uint32_t* b, int
     const __m512bh b1 = (__m512bh)_mm512_load_si512(b + p * NR + 16);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      const uint32_t word = kPairMajorA ? a[p * MR + i] : a[i * np + p];
+      const uint32_t word = kPairMajorA ? a[p * a_step + i] : a[i * a_step + p];
       const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(word));
       acc[i][0] = _mm512_dpbf16_ps(acc[i][0], av, b0);
       acc[i][1] = _mm512_dpbf16_ps(acc[i][1], av, b1);
@@ -208,41 +215,49 @@ void gemm_bf16_avx512(float* C, int64_t ldc, const float* A, int64_t lda, bool t
   // only slivers it packed itself; else all threads share them by rows.
   const int64_t col_blocks = n_slivers >= 2 * threads ? threads : 1;
   const int64_t n_items = col_blocks * n_row_tiles;
-  thread_local AlignedVector<uint32_t> b_buf;
+  const int64_t m_pad = n_row_tiles * MR;
+  thread_local AlignedVector<uint32_t> b_buf, a_buf;
   uint32_t* packed_b = grow(b_buf, n_slivers * kp * NR);
+  uint32_t* pairs_a = grow(a_buf, m_pad * kp);
+  const int64_t a_units = trans_a ? kp : m_pad;  // what convert_a splits: pairs or rows
+  auto convert_part = [&](int64_t part, int64_t parts) {
+    convert_a(pairs_a, g, kp, m_pad, part * a_units / parts, (part + 1) * a_units / parts);
+  };
 
   auto run_item = [&](int64_t item) {
-    thread_local AlignedVector<uint32_t> a_buf;
-    uint32_t* panel = grow(a_buf, MR * block_pairs);
     const int64_t cb = item / n_row_tiles, rt = item % n_row_tiles;
     const int64_t s_begin = cb * n_slivers / col_blocks, s_end = (cb + 1) * n_slivers / col_blocks;
     const int64_t i0 = rt * MR;
     const int mr = static_cast<int>(std::min<int64_t>(MR, M - i0));
     for (int64_t p0 = 0; p0 < kp; p0 += block_pairs) {
       const int64_t np = std::min(block_pairs, kp - p0);
-      pack_a_panel(panel, g, i0, p0, np);
       for (int64_t s = s_begin; s < s_end; ++s) {
         const int64_t j0 = s * NR;
         float* c = C + i0 * ldc + j0;
         const uint32_t* b = packed_b + s * kp * NR + p0 * NR;
         const bool from_c = g.accumulate || p0 > 0;
         if (trans_a)
-          micro_tile<true>(c, ldc, panel, b, np, mr, Nc - j0, from_c);
+          micro_tile<true>(c, ldc, pairs_a + p0 * m_pad + i0, m_pad, b, np, mr, Nc - j0, from_c);
         else
-          micro_tile<false>(c, ldc, panel, b, np, mr, Nc - j0, from_c);
+          micro_tile<false>(c, ldc, pairs_a + i0 * kp + p0, kp, b, np, mr, Nc - j0, from_c);
       }
     }
   };
 
   if (!parallel) {
     for (int64_t s = 0; s < n_slivers; ++s) pack_b_sliver(packed_b + s * kp * NR, g, s, kp);
+    convert_part(0, 1);
     for (int64_t item = 0; item < n_items; ++item) run_item(item);
     return;
   }
+  // Converting A in 4 parts per thread spreads it evenly with the slivers.
+  const int64_t a_parts = 4 * threads;
 #pragma omp parallel
   {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (int64_t s = 0; s < n_slivers; ++s) pack_b_sliver(packed_b + s * kp * NR, g, s, kp);
+#pragma omp for schedule(static)
+    for (int64_t part = 0; part < a_parts; ++part) convert_part(part, a_parts);
 #pragma omp for schedule(static)
     for (int64_t item = 0; item < n_items; ++item) run_item(item);
   }
