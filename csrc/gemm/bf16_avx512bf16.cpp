@@ -258,7 +258,8 @@ void gemm_bf16_avx512(float* C, int64_t ldc, const float* A, int64_t lda, bool t
     for (int64_t s = 0; s < n_slivers; ++s) pack_b_sliver(packed_b + s * kp * NR, g, s, kp);
 #pragma omp for schedule(static)
     for (int64_t part = 0; part < a_parts; ++part) convert_part(part, a_parts);
-#pragma omp for schedule(static)
+      // nowait: the end of the parallel region is the one barrier needed.
+#pragma omp for schedule(static) nowait
     for (int64_t item = 0; item < n_items; ++item) run_item(item);
   }
 }

@@ -514,7 +514,7 @@ void gemm_tiles(const GemmArgs<typename V::T>& g) {
       for (int64_t s = 0; s < n_slivers; ++s) plan.pack_b(s);
     }
 #ifdef _OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait  // the region's end is the barrier
 #endif
     for (int64_t it = 0; it < n_items; ++it) plan.run_item(it);
   }
