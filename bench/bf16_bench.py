@@ -1,0 +1,132 @@
+"""bfloat16 products against float32 training: Fashion-MNIST, the same model, same run.
+
+`MLP([784, 256, 128, 10], 'relu')` trains 5 epochs (SGD, momentum 0.9,
+learning rate 0.05) on the 60,000 training images from the same initial
+weights, once with `precision='float32'` and once with
+`precision='bfloat16'`, alternating the two in every round, for each batch
+size and thread count. The table holds the median seconds per epoch (the
+epochs after the first of every fit, over all rounds), the float32 /
+bfloat16 ratio, the test accuracy on the 10,000 test images after the 5
+epochs (the same in every round: training is deterministic), and each
+precision's throughput as a share of the float32 FMA peak measured in the
+same run (vdpbf16ps does twice the float32 FMA's work per instruction, so a
+bfloat16 share can pass 100%).
+
+    python bench/bf16_bench.py [--rounds 3] [--batches 128,1024] [--threads 1,2] [--quick]
+
+Writes bench/results/bf16.md and .json and the bf16 section of
+docs/benchmarks.md (bf16_quick.* with --quick: 2 rounds, 2 epochs, 10,000 rows,
+no docs update).
+"""
+
+import argparse
+import sys
+
+import numpy as np
+from _common import (
+    RESULTS_DIR,
+    cpu_model,
+    fma_peak_gflops,
+    markdown_table,
+    median,
+    parse_int_list,
+    share_of_peak,
+    update_docs_section,
+    write_json,
+    write_text,
+)
+
+import fastmlp
+from fastmlp import _core, datasets
+
+SIZES = [784, 256, 128, 10]
+FLOP_PER_ROW = 2 * (SIZES[0] * SIZES[1] * 2 + SIZES[1] * SIZES[2] * 3 + SIZES[2] * SIZES[3] * 3)
+PRECISIONS = ("float32", "bfloat16")
+
+
+def train(X, y, X_test, y_test, precision, batch, epochs):
+    """(seconds of each epoch, test accuracy) of one fit from seed 0's weights."""
+    model = fastmlp.MLP(SIZES, "relu", seed=0)
+    model.fit(X, y, epochs=epochs, batch_size=batch, optimizer="momentum",
+              learning_rate=0.05, precision=precision)
+    return list(model.history["seconds"]), float(np.mean(model.predict(X_test) == y_test))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batches", default="128,1024")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 rounds, 2 epochs, 10,000 rows; no docs update")
+    args = parser.parse_args()
+    why = _core.bf16_unavailable()
+    if why is not None:
+        sys.exit(f"bf16_bench: bfloat16 products cannot run here: {why}")
+    rounds, epochs = (2, 2) if args.quick else (args.rounds, 5)
+    batches, thread_counts = parse_int_list(args.batches), parse_int_list(args.threads)
+    data = datasets.load_fashion_mnist()
+    rows = 10000 if args.quick else len(data.y_train)
+    X, y = datasets.to_float32(data.X_train[:rows]), data.y_train[:rows].astype(np.int64)
+    X_test, y_test = datasets.to_float32(data.X_test), data.y_test.astype(np.int64)
+
+    seconds = {}   # (threads, batch, precision): epoch seconds after the first, all rounds
+    accuracy = {}
+    peaks = {t: [] for t in thread_counts}
+    for r in range(rounds):
+        for threads in thread_counts:
+            fastmlp.set_num_threads(threads)
+            peaks[threads].append(fma_peak_gflops(threads))
+            for batch in batches:
+                order = PRECISIONS if r % 2 == 0 else PRECISIONS[::-1]
+                for precision in order:
+                    times, acc = train(X, y, X_test, y_test, precision, batch, epochs)
+                    seconds.setdefault((threads, batch, precision), []).extend(times[1:])
+                    accuracy[(threads, batch, precision)] = acc
+                    print(f"round {r + 1}/{rounds} threads {threads} batch {batch} {precision}: "
+                          f"{median(times[1:]):.3f} s/epoch, test accuracy {acc:.4f}", flush=True)
+            peaks[threads].append(fma_peak_gflops(threads))
+
+    table_rows = []
+    for threads in thread_counts:
+        peak = median([p for p in peaks[threads] if p]) if any(peaks[threads]) else None
+        for batch in batches:
+            f32 = median(seconds[(threads, batch, "float32")])
+            b16 = median(seconds[(threads, batch, "bfloat16")])
+            acc32, acc16 = accuracy[(threads, batch, "float32")], accuracy[(threads, batch, "bfloat16")]
+            gf32, gf16 = rows * FLOP_PER_ROW / f32 / 1e9, rows * FLOP_PER_ROW / b16 / 1e9
+            table_rows.append([str(threads), str(batch), f"{f32:.3f}", f"{b16:.3f}",
+                               f"{f32 / b16:.2f}x", f"{100 * acc32:.2f}%", f"{100 * acc16:.2f}%",
+                               f"{100 * (acc16 - acc32):+.2f}", share_of_peak(gf32, peak),
+                               share_of_peak(gf16, peak)])
+    table = markdown_table(
+        ["threads", "batch", "float32 s/epoch", "bfloat16 s/epoch", "speedup",
+         "float32 test acc.", "bfloat16 test acc.", "difference (points)",
+         "float32 share of peak", "bfloat16 share of float32 peak"], table_rows)
+    peak_text = ", ".join(
+        f"{median([p for p in peaks[t] if p]):.0f} GFLOP/s on {t} thread(s)"
+        for t in thread_counts if any(peaks[t]))
+    command = " ".join(["python", "bench/bf16_bench.py", *sys.argv[1:]])
+    text = (f"# bfloat16 products against float32 training ({'quick' if args.quick else 'full'} run)\n\n"
+            f"`{command}`: Fashion-MNIST ({rows:,} training rows, 10,000 test rows), "
+            f"{'-'.join(map(str, SIZES))} ReLU/softmax, SGD with momentum 0.9 at 0.05, "
+            f"{epochs} epochs per fit, {rounds} rounds, {cpu_model()}, instruction set "
+            f"{_core.active_isa()}. Seconds per epoch: the median over every epoch after the "
+            f"first of each fit, in all rounds. Test accuracy after the {epochs} epochs. Share "
+            f"of peak: rows x {FLOP_PER_ROW / 1e6:.2f} MFLOP / epoch time / the float32 FMA "
+            f"peak measured in this run (`fastmlp._core.fma_peak`, before and after every "
+            f"round, median): {peak_text or 'no probe'}.\n\n{table}\n")
+    print(text)
+    stem = "bf16_quick" if args.quick else "bf16"
+    write_text(RESULTS_DIR / f"{stem}.md", text)
+    write_json(RESULTS_DIR / f"{stem}.json", {
+        "rounds": rounds, "epochs": epochs, "rows": rows, "sizes": SIZES, "cpu": cpu_model(),
+        "isa": _core.active_isa(), "peaks_gflops": {str(t): p for t, p in peaks.items()},
+        "epoch_seconds": {f"{t} threads | batch {b} | {p}": v for (t, b, p), v in seconds.items()},
+        "test_accuracy": {f"{t} threads | batch {b} | {p}": v for (t, b, p), v in accuracy.items()}})
+    if not args.quick:
+        update_docs_section("bf16", text)
+
+
+if __name__ == "__main__":
+    main()
