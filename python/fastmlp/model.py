@@ -541,8 +541,9 @@ class MLP:
         precision: 'float32', or 'bfloat16' for the products of training's
         matrix multiplications (forward, dW, dA) in bfloat16 with float32
         sums (AVX512_BF16's vdpbf16ps: about twice the float32 rate). The
-        weights, the optimizer, the loss and prediction stay float32, and so
-        do steps of one row and a sparse input's first layer. float32 models
+        weights, the optimizer, the activations and loss arithmetic, and
+        prediction stay float32, and so do steps of one row and a sparse
+        input's first layer. float32 models
         only; a CPU without AVX512_BF16 gets a ValueError saying so.
         """
         comm = communicator(comm)
