@@ -4,6 +4,7 @@ Needs the test extra's dask, distributed and dask-ml; skipped without them.
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -31,13 +32,22 @@ def three_classes(n_rows, seed=0):
 
 
 @pytest.fixture
-def dask_client():
+def dask_client(tmp_path):
     """Two single-threaded workers in this process; closed with the test."""
     # The scheduler's HTTP server binds the loopback address on a free port,
     # so clusters started at the same time on one machine do not collide.
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address="127.0.0.1:0") as cluster, \
-            distributed.Client(cluster) as client:
+    # The workers' scratch space is the test's own folder: the shared default
+    # (dask-scratch-space in the temporary folder) gathers other runs' stale
+    # directories, and distributed warns (an error under this suite's
+    # filterwarnings) when creating its own takes over a second, as it did
+    # on a loaded machine. That warning times the file system, not fastmlp.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Creating scratch directories is taking",
+                                category=UserWarning)
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                           dashboard_address="127.0.0.1:0",
+                                           local_directory=str(tmp_path))
+    with cluster, distributed.Client(cluster) as client:
         yield client
 
 
