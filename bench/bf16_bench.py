@@ -1,13 +1,18 @@
 """bfloat16 products against float32 training: Fashion-MNIST, the same model, same run.
 
 `MLP([784, 256, 128, 10], 'relu')` trains 5 epochs (SGD, momentum 0.9,
-learning rate 0.05) on the 60,000 training images from the same initial
-weights, once with `precision='float32'` and once with
-`precision='bfloat16'`, alternating the two in every round, for each batch
-size and thread count. The table holds the median seconds per epoch (the
-epochs after the first of every fit, over all rounds), the float32 /
-bfloat16 ratio, the test accuracy on the 10,000 test images after the 5
-epochs (the same in every round: training is deterministic), and each
+learning rate 0.05) on the 60,000 training images, once with
+`precision='float32'` and once with `precision='bfloat16'` from the same
+initial weights and epoch order (a seed of its own for every round and thread
+count), alternating the two in every round, for each batch size and thread
+count. The table holds the median seconds per epoch (the epochs after the
+first of every fit, over all rounds), the float32 / bfloat16 ratio, the test
+accuracy on the 10,000 test images after the 5 epochs as the mean over all
+seeds of that batch size (results do not depend on the thread count, so
+every fit adds a seed), the mean paired difference with its standard error
+(one seed's accuracy moves by about half a point with the initial weights and
+the order alone, so one pair of fits cannot tell a precision's effect from
+that), and each
 precision's throughput as a share of the float32 FMA peak measured in the
 same run (vdpbf16ps does twice the float32 FMA's work per instruction, so a
 bfloat16 share can pass 100%).
@@ -44,9 +49,9 @@ FLOP_PER_ROW = 2 * (SIZES[0] * SIZES[1] * 2 + SIZES[1] * SIZES[2] * 3 + SIZES[2]
 PRECISIONS = ("float32", "bfloat16")
 
 
-def train(X, y, X_test, y_test, precision, batch, epochs):
-    """(seconds of each epoch, test accuracy) of one fit from seed 0's weights."""
-    model = fastmlp.MLP(SIZES, "relu", seed=0)
+def train(X, y, X_test, y_test, precision, batch, epochs, seed):
+    """(seconds of each epoch, test accuracy) of one fit from `seed`'s weights and order."""
+    model = fastmlp.MLP(SIZES, "relu", seed=seed)
     model.fit(X, y, epochs=epochs, batch_size=batch, optimizer="momentum",
               learning_rate=0.05, precision=precision)
     return list(model.history["seconds"]), float(np.mean(model.predict(X_test) == y_test))
@@ -54,7 +59,7 @@ def train(X, y, X_test, y_test, precision, batch, epochs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", default="128,1024")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--quick", action="store_true",
@@ -74,15 +79,16 @@ def main():
     accuracy = {}
     peaks = {t: [] for t in thread_counts}
     for r in range(rounds):
-        for threads in thread_counts:
+        for t_index, threads in enumerate(thread_counts):
+            seed = r * len(thread_counts) + t_index
             fastmlp.set_num_threads(threads)
             peaks[threads].append(fma_peak_gflops(threads))
             for batch in batches:
                 order = PRECISIONS if r % 2 == 0 else PRECISIONS[::-1]
                 for precision in order:
-                    times, acc = train(X, y, X_test, y_test, precision, batch, epochs)
+                    times, acc = train(X, y, X_test, y_test, precision, batch, epochs, seed)
                     seconds.setdefault((threads, batch, precision), []).extend(times[1:])
-                    accuracy[(threads, batch, precision)] = acc
+                    accuracy.setdefault((batch, precision), {})[seed] = acc
                     print(f"round {r + 1}/{rounds} threads {threads} batch {batch} {precision}: "
                           f"{median(times[1:]):.3f} s/epoch, test accuracy {acc:.4f}", flush=True)
             peaks[threads].append(fma_peak_gflops(threads))
@@ -93,15 +99,20 @@ def main():
         for batch in batches:
             f32 = median(seconds[(threads, batch, "float32")])
             b16 = median(seconds[(threads, batch, "bfloat16")])
-            acc32, acc16 = accuracy[(threads, batch, "float32")], accuracy[(threads, batch, "bfloat16")]
+            by_seed32, by_seed16 = accuracy[(batch, "float32")], accuracy[(batch, "bfloat16")]
+            differences = np.array([by_seed16[k] - by_seed32[k] for k in by_seed32])
+            acc32, acc16 = np.mean(list(by_seed32.values())), np.mean(list(by_seed16.values()))
+            error = differences.std(ddof=1) / np.sqrt(len(differences)) if len(differences) > 1 else 0
             gf32, gf16 = rows * FLOP_PER_ROW / f32 / 1e9, rows * FLOP_PER_ROW / b16 / 1e9
             table_rows.append([str(threads), str(batch), f"{f32:.3f}", f"{b16:.3f}",
                                f"{f32 / b16:.2f}x", f"{100 * acc32:.2f}%", f"{100 * acc16:.2f}%",
-                               f"{100 * (acc16 - acc32):+.2f}", share_of_peak(gf32, peak),
+                               f"{100 * differences.mean():+.2f} ± {100 * error:.2f} "
+                               f"({len(differences)} seeds)", share_of_peak(gf32, peak),
                                share_of_peak(gf16, peak)])
     table = markdown_table(
         ["threads", "batch", "float32 s/epoch", "bfloat16 s/epoch", "speedup",
-         "float32 test acc.", "bfloat16 test acc.", "difference (points)",
+         "float32 test acc. (mean)", "bfloat16 test acc. (mean)",
+         "bfloat16 - float32 (points, ± standard error)",
          "float32 share of peak", "bfloat16 share of float32 peak"], table_rows)
     peak_text = ", ".join(
         f"{median([p for p in peaks[t] if p]):.0f} GFLOP/s on {t} thread(s)"
@@ -112,7 +123,9 @@ def main():
             f"{'-'.join(map(str, SIZES))} ReLU/softmax, SGD with momentum 0.9 at 0.05, "
             f"{epochs} epochs per fit, {rounds} rounds, {cpu_model()}, instruction set "
             f"{_core.active_isa()}. Seconds per epoch: the median over every epoch after the "
-            f"first of each fit, in all rounds. Test accuracy after the {epochs} epochs. Share "
+            f"first of each fit, in all rounds. Test accuracy after the {epochs} epochs: the mean "
+            f"over every seed of the batch size (one per round and thread count, the same "
+            f"seeds for both precisions; per seed in the JSON). Share "
             f"of peak: rows x {FLOP_PER_ROW / 1e6:.2f} MFLOP / epoch time / the float32 FMA "
             f"peak measured in this run (`fastmlp._core.fma_peak`, before and after every "
             f"round, median): {peak_text or 'no probe'}.\n\n{table}\n")
@@ -123,7 +136,8 @@ def main():
         "rounds": rounds, "epochs": epochs, "rows": rows, "sizes": SIZES, "cpu": cpu_model(),
         "isa": _core.active_isa(), "peaks_gflops": {str(t): p for t, p in peaks.items()},
         "epoch_seconds": {f"{t} threads | batch {b} | {p}": v for (t, b, p), v in seconds.items()},
-        "test_accuracy": {f"{t} threads | batch {b} | {p}": v for (t, b, p), v in accuracy.items()}})
+        "test_accuracy_by_seed": {f"batch {b} | {p}": {str(k): a for k, a in v.items()}
+                                  for (b, p), v in accuracy.items()}})
     if not args.quick:
         update_docs_section("bf16", text)
 
