@@ -13,8 +13,10 @@
 // is one fixed sequence of operations, whatever the blocking or the threads.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 namespace fastmlp {
 
@@ -33,6 +35,12 @@ inline float bfloat16_value(uint16_t bits) {
   float x;
   std::memcpy(&x, &u, sizeof x);
   return x;
+}
+
+// x, or a zero of its sign when x is subnormal: how vdpbf16ps reads and
+// writes its float32 sums.
+inline float flush_subnormal_sum(float x) {
+  return std::fabs(x) < std::numeric_limits<float>::min() ? std::copysign(0.0f, x) : x;
 }
 
 // The float32 GEMM of the contract above, in plain loops: the test oracle, and

@@ -23,7 +23,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cmath>
 #include <vector>
 
 #include "aligned.h"
@@ -195,10 +194,7 @@ void gemm_bf16_avx512(float* C, int64_t ldc, const float* A, int64_t lda, bool t
   // subnormal start reads as zero (the reference flushes it the same way).
   if (beta != 0.0f)
     for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < Nc; ++j) {
-        const float c = beta * C[i * ldc + j];
-        C[i * ldc + j] = std::fabs(c) < 1.17549435e-38f ? std::copysign(0.0f, c) : c;
-      }
+      for (int64_t j = 0; j < Nc; ++j) C[i * ldc + j] = flush_subnormal_sum(beta * C[i * ldc + j]);
   if (K <= 0) {
     if (beta == 0.0f)
       for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + Nc, 0.0f);
@@ -251,6 +247,7 @@ void gemm_bf16_avx512(float* C, int64_t ldc, const float* A, int64_t lda, bool t
     return;
   }
   // Converting A in 4 parts per thread spreads it evenly with the slivers.
+  // The items loop has no barrier of its own: the region's end is the one needed.
   const int64_t a_parts = 4 * threads;
 #pragma omp parallel
   {
@@ -258,7 +255,6 @@ void gemm_bf16_avx512(float* C, int64_t ldc, const float* A, int64_t lda, bool t
     for (int64_t s = 0; s < n_slivers; ++s) pack_b_sliver(packed_b + s * kp * NR, g, s, kp);
 #pragma omp for schedule(static)
     for (int64_t part = 0; part < a_parts; ++part) convert_part(part, a_parts);
-      // nowait: the end of the parallel region is the one barrier needed.
 #pragma omp for schedule(static) nowait
     for (int64_t item = 0; item < n_items; ++item) run_item(item);
   }

@@ -1,16 +1,11 @@
 // The bfloat16-product GEMM in plain loops (the contract is in gemm/bf16.h):
 // no blocking, no threads, no vectors.
 #include <cmath>
-#include <limits>
 
 #include "gemm/bf16.h"
 
 namespace fastmlp {
 namespace {
-
-float flush_subnormal(float x) {
-  return std::fabs(x) < std::numeric_limits<float>::min() ? std::copysign(0.0f, x) : x;
-}
 
 float rounded(float x) { return bfloat16_value(bfloat16_bits(x)); }
 
@@ -27,11 +22,11 @@ void gemm_bf16_reference(float* C, int64_t ldc, const float* A, int64_t lda, boo
   };
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < Nc; ++j) {
-      float c = beta == 0.0f ? 0.0f : flush_subnormal(beta * C[i * ldc + j]);
+      float c = beta == 0.0f ? 0.0f : flush_subnormal_sum(beta * C[i * ldc + j]);
       for (int64_t k = 0; k < K; k += 2) {
         // The products are exact in float32, so fma rounds only the sum.
-        c = flush_subnormal(std::fma(a(i, k + 1), b(k + 1, j), c));
-        c = flush_subnormal(std::fma(a(i, k), b(k, j), c));
+        c = flush_subnormal_sum(std::fma(a(i, k + 1), b(k + 1, j), c));
+        c = flush_subnormal_sum(std::fma(a(i, k), b(k, j), c));
       }
       C[i * ldc + j] = c;
     }

@@ -175,24 +175,27 @@ void Network<T>::set_dropout(std::vector<T> rates, uint64_t seed) {
   scratch_rows_ = 0;  // the masks' buffers are sized with the others
 }
 
+namespace {
+
+void require_bf16_kernels() {
+  if (const char* why = bf16_products_unavailable(kernels())) throw std::invalid_argument(why);
+}
+
+}  // namespace
+
 template <typename T>
 void Network<T>::set_bf16_products(bool on) {
-  if (on && !std::is_same_v<T, float>)
-    throw std::invalid_argument("bfloat16 products are for float32 networks");
-  const bool was = bf16_products_;
+  if (on) {
+    if (!std::is_same_v<T, float>)
+      throw std::invalid_argument("bfloat16 products are for float32 networks");
+    require_bf16_kernels();
+  }
   bf16_products_ = on;
-  if (on) try {
-      check_bf16_kernels();
-    } catch (...) {
-      bf16_products_ = was;
-      throw;
-    }
 }
 
 template <typename T>
 void Network<T>::check_bf16_kernels() const {
-  if (!bf16_products_) return;
-  if (const char* why = bf16_products_unavailable(kernels())) throw std::invalid_argument(why);
+  if (bf16_products_) require_bf16_kernels();
 }
 
 template <typename T>
@@ -364,7 +367,7 @@ double Network<T>::forward_loss(const InputRows<T>& X, const T* Y, const T* w, i
       training_gemm(dst, O, l == 0 ? X.dense : layer_input(l), I, false,
                     params_.data() + w_offset(l), O, false, N, O, I);
     // The output layer stops at z: the loss kernel applies its activation.
-    bias_activation_forward<T>(dst, params_.data() + b_offset(l), N, fan_out(l),
+    bias_activation_forward<T>(dst, params_.data() + b_offset(l), N, O,
                                l == L - 1 ? Act::identity : acts_[l], slope_);
     if (dropping(l)) drop_units(l, N);
   }

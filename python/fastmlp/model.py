@@ -543,8 +543,8 @@ class MLP:
         sums (AVX512_BF16's vdpbf16ps: about twice the float32 rate). The
         weights, the optimizer, the activations and loss arithmetic, and
         prediction stay float32, and so do steps of one row and a sparse
-        input's first layer. float32 models
-        only; a CPU without AVX512_BF16 gets a ValueError saying so.
+        input's first layer. float32 models only; a CPU without AVX512_BF16
+        gets a ValueError saying so.
         """
         comm = communicator(comm)
         with fitting(comm):
