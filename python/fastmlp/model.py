@@ -411,7 +411,7 @@ class MLP:
     @contextlib.contextmanager
     def _products_in(self, precision: str):
         """Training's matrix products in `precision` ('float32' or 'bfloat16',
-        checked by _check_precision) for the block; float32 again after it."""
+        checked by check_precision) for the block; float32 again after it."""
         if precision == "float32":
             yield
             return
@@ -552,7 +552,7 @@ class MLP:
             epochs, learning_rate, l2, callbacks = agreed(
                 comm, _checked_fit_options, optimizer, epochs, learning_rate, l2, callbacks,
                 track_gradients, comm is not None)
-            agreed(comm, _check_precision, precision, self.dtype)
+            agreed(comm, check_precision, precision, self.dtype)
             with self._products_in(precision):
                 self._fit(X, y, comm, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                           rates=(learning_rate, momentum, beta_1, beta_2, epsilon), l2=l2,
@@ -824,7 +824,7 @@ def _checked_fit_options(optimizer, epochs, learning_rate, l2, callbacks, track_
 PRECISIONS = ("float32", "bfloat16")
 
 
-def _check_precision(precision, dtype):
+def check_precision(precision, dtype):
     """fit's precision= checked against the model's dtype and this CPU."""
     if not isinstance(precision, str) or precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, "

@@ -155,7 +155,10 @@ class NetworkEstimator(BaseEstimator):
                 raise ValueError(f"y has {Y.shape[1]} outputs but the fitted network has "
                                  f"{self.n_outputs_}; fit again with warm_start=False")
             self._push_weights()
-            if X.dtype != self._model.dtype:
+            pinned = self._pinned_dtype()
+            if pinned is not None and pinned != self._model.dtype:
+                self._convert_network(pinned)   # `precision` changed since the last fit
+            elif pinned is None and X.dtype != self._model.dtype:
                 self._continue_in_dtype(X.dtype, incremental)
         if self._comm is not None:
             self._comm.broadcast(self._model.params)  # rank 0's weights on every rank
@@ -236,6 +239,16 @@ class NetworkEstimator(BaseEstimator):
         scikit-learn's MLPs keep the weights' dtype (the rows are converted);
         the linear models override this with their scikit-learn twins' rule.
         """
+
+    def _pinned_dtype(self):
+        """The network's dtype when a parameter fixes it (the MLPs' `precision`),
+        else None: scikit-learn's rule, the dtype of the first fit's X."""
+        return None
+
+    def _training_products(self):
+        """'bfloat16' when training's matrix products take bfloat16 inputs
+        (the MLPs' precision='bfloat16'), else 'float32' (the network's own dtype)."""
+        return "float32"
 
     def _convert_network(self, dtype):
         """Go on training in `dtype`: the weights and optimizer state cast to it."""
@@ -327,10 +340,13 @@ class NetworkEstimator(BaseEstimator):
         seed = self._random_seed()
         init_seq, run_seq = np.random.SeedSequence(seed).spawn(2)
         # scikit-learn's rule: the weights take the dtype of the rows validated
-        # for the first fit (float32 stays float32, anything else is float64).
+        # for the first fit (float32 stays float32, anything else is float64),
+        # unless a parameter fixes it.
+        pinned = self._pinned_dtype()
         self._model = MLP([n_features, *hidden, n_outputs], hidden_activation, output,
                           loss=self._network_loss, init=getattr(self, "init", None),
-                          normalize=self.normalize, seed=init_seq, dtype=X.dtype,
+                          normalize=self.normalize, seed=init_seq,
+                          dtype=X.dtype if pinned is None else pinned,
                           **self._network_options())
         if self._initial_zero_weights:
             self._model.params[...] = 0
@@ -488,7 +504,8 @@ class NetworkEstimator(BaseEstimator):
         if self._freeze_bias_now():
             for b in self._model.b:
                 b[...] = 0
-        with native_threads(self._thread_count()):
+        with native_threads(self._thread_count()), \
+                self._model._products_in(self._training_products()):
             if self.solver == "lbfgs":
                 self._fit_lbfgs(X, Y, sample_weight)
             else:

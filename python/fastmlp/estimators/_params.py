@@ -54,6 +54,8 @@ SOLVER_PARAMETERS = {
     "max_fun": [POSITIVE_INT],
 }
 
+# The MLPs' network arithmetic: None follows the dtype of the first fit's X.
+PRECISION = [StrOptions({"float32", "float64", "bfloat16"}), None]
 CLASS_WEIGHT = [dict, StrOptions({"balanced"}), None]
 # A folder for the per-epoch backup of a stochastic fit (estimators/_backup.py).
 BACKUP_DIR = [str, os.PathLike, None]

@@ -2,8 +2,9 @@
 
 Same constructor parameters, defaults, fitted attributes and methods as
 sklearn.neural_network.MLPClassifier / MLPRegressor, plus: activations
-'leaky_relu' and 'softplus', `init`, `normalize`, `n_threads`, `class_weight`
-(classifier), `out_activation` (regressor) and `fit(..., eval_set=...)`.
+'leaky_relu' and 'softplus', `init`, `normalize`, `n_threads`, `dropout`,
+`backup_dir`, `precision`, `class_weight` (classifier), `out_activation`
+(regressor) and `fit(..., eval_set=...)`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sklearn.utils.metaestimators import available_if
 
 from .._names import canonical_activation
 from .._validation import check_dropout
+from ..model import check_precision
 from ._base import NetworkEstimator, stochastic_solver, takes_comm
 from ._params import (
     BACKUP_DIR,
@@ -28,6 +30,7 @@ from ._params import (
     HIDDEN_ACTIVATIONS,
     NON_NEGATIVE,
     POSITIVE_INT,
+    PRECISION,
     SOLVER_PARAMETERS,
     UNIT_OPEN_RIGHT,
 )
@@ -43,6 +46,7 @@ MLP_PARAMETERS = {
     "init": [StrOptions({"lecun", "he", "glorot"}), None],
     "dropout": [UNIT_OPEN_RIGHT, "array-like"],
     "backup_dir": BACKUP_DIR,
+    "precision": PRECISION,
     **SOLVER_PARAMETERS,
     **FASTMLP_PARAMETERS,
 }
@@ -68,6 +72,20 @@ class _BaseMLP(NetworkEstimator):
         if any(rates) and self.solver == "lbfgs":
             raise ValueError(f"dropout={self.dropout!r} needs a stochastic solver ('sgd' or "
                              "'adam'): lbfgs minimizes one fixed objective")
+        if self.precision == "bfloat16":
+            if self.solver == "lbfgs":
+                raise ValueError("precision='bfloat16' needs a stochastic solver ('sgd' or "
+                                 "'adam'): lbfgs's line search needs the gradient of the "
+                                 "very loss it evaluates")
+            check_precision("bfloat16", np.float32)   # this CPU has the instructions
+
+    def _pinned_dtype(self):
+        if self.precision is None:
+            return None
+        return np.dtype(np.float64 if self.precision == "float64" else np.float32)
+
+    def _training_products(self):
+        return "bfloat16" if self.precision == "bfloat16" else "float32"
 
     def _network_options(self):
         return {"dropout": check_dropout(self.dropout, len(_hidden_sizes(self.hidden_layer_sizes)))}
@@ -109,6 +127,15 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
         again the same way resumes after the last complete epoch and ends with
         the same weights as an uninterrupted fit. Deleted when the fit ends.
         partial_fit writes no backup (pickle the estimator between calls).
+    precision : None (default), 'float32', 'float64' or 'bfloat16'. None is
+        scikit-learn's rule: the network takes the dtype of the first fit's X
+        (float32 stays float32, anything else is float64). 'float32' and
+        'float64' fix the network's dtype whatever X's (the rows are converted);
+        'bfloat16' trains a float32 network whose matrix products take
+        bfloat16 inputs with float32 sums (`fastmlp.MLP.fit`'s
+        precision='bfloat16': AVX512_BF16, 'sgd' or 'adam'; a CPU without the
+        instructions gets a ValueError before training starts); its
+        predictions are float32 products, as for 'float32'.
 
     fit(X, y, sample_weight=None, eval_set=None): with eval_set=(X_val, y_val),
     training stops when the validation accuracy stops improving (tol,
@@ -125,7 +152,7 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  class_weight=None, init=None, normalize=None, n_threads=None,
-                 dropout=0.0, backup_dir=None) -> None:
+                 dropout=0.0, backup_dir=None, precision=None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -155,6 +182,7 @@ class MLPClassifier(ClassifierMixin, LogProbabilities, ClassifierTargets, _BaseM
         self.n_threads = n_threads
         self.dropout = dropout
         self.backup_dir = backup_dir
+        self.precision = precision
 
     @takes_comm
     @_fit_context(prefer_skip_nested_validation=True)
@@ -197,8 +225,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     A drop-in replacement for sklearn.neural_network.MLPRegressor (squared
     error; multi-output). Beyond scikit-learn: `out_activation` (default
     'identity'; 'relu' for targets that cannot be negative), activations
-    'leaky_relu' and 'softplus', `init`, `normalize`, `n_threads`, `dropout`
-    (as in MLPClassifier) and `fit(..., eval_set=...)` (early stopping on the
+    'leaky_relu' and 'softplus', `init`, `normalize`, `n_threads`, `dropout`,
+    `backup_dir`, `precision` (as in MLPClassifier) and `fit(..., eval_set=...)` (early stopping on the
     validation R^2, best weights kept).
     """
 
@@ -216,7 +244,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  out_activation="identity", init=None, normalize=None, n_threads=None,
-                 dropout=0.0, backup_dir=None) -> None:
+                 dropout=0.0, backup_dir=None, precision=None) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -247,6 +275,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.n_threads = n_threads
         self.dropout = dropout
         self.backup_dir = backup_dir
+        self.precision = precision
 
     def _check_own_params(self):
         super()._check_own_params()
