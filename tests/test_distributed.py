@@ -126,6 +126,7 @@ def test_every_estimator_keeps_bit_identical_replicas_over_uneven_shards(ranks, 
     assert int(first["regressor_t"]) == 5 * 203
     assert int(first["mlp_samples"]) == 203
     assert len(first["early_scores"]) == int(first["early_n_iter"])
+    assert first["pinned_params"].dtype == np.float32  # precision= over float64 rows
     # OpenMP threads: the machine's cores shared among its ranks, restored after the fit
     cores = len(os.sched_getaffinity(0))
     assert int(first["threads_during"]) == max(1, cores // ranks)

@@ -86,6 +86,11 @@ def replicas(out_dir):
         "perceptron": fastmlp.Perceptron(max_iter=5, random_state=0).fit(Xl, yl, comm=COMM),
         "dropout": fastmlp.MLP([6, 16, 3], "relu", "softmax", seed=1, dropout=0.3).fit(
             Xl, yl, epochs=3, batch_size=16, comm=COMM),
+        # float64 rows, a float32 network (with bfloat16 products where the CPU has them)
+        "pinned": fastmlp.MLPClassifier(
+            (12,), batch_size=8, max_iter=3, random_state=0,
+            precision="bfloat16" if fastmlp._core.bf16_unavailable() is None else "float32",
+        ).fit(Xl, yl, comm=COMM),
     }
     partial = fastmlp.MLPClassifier((8,), batch_size=8, random_state=0)
     for _ in range(3):
