@@ -6,6 +6,7 @@
 
 #include "isa/kernel_table.h"
 #include "kernels.h"
+#include "parallel_for.h"
 
 namespace fastmlp {
 namespace {
@@ -55,10 +56,7 @@ void gemm_blocked(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, cons
       const int64_t kc = std::min(kBlockK, K - pc);
       pack_b_panel(bp, B, ldb, trans_b, pc, jc, kc, nc);
       const T beta_block = pc == 0 ? beta : T(1);
-      const bool parallel = M > 1 && M * nc * kc >= kMinParallelWork;
-      (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-      for (int64_t i = 0; i < M; ++i) {
+      for_each_index(M, M > 1 && M * nc * kc >= kMinParallelWork, [&](int64_t i) {
         T* c = C + i * ldc + jc;
         if (beta_block == T(0)) {
           for (int64_t j = 0; j < nc; ++j) c[j] = T(0);
@@ -70,7 +68,7 @@ void gemm_blocked(T* C, int64_t ldc, const T* A, int64_t lda, bool trans_a, cons
           const T* b = bp + k * nc;
           for (int64_t j = 0; j < nc; ++j) c[j] += a * b[j];
         }
-      }
+      });
     }
   }
 }

@@ -9,6 +9,7 @@
 
 #include "isa/kernel_table.h"
 #include "network/single_example.h"
+#include "parallel_for.h"
 
 namespace fastmlp {
 namespace {
@@ -25,17 +26,14 @@ template <typename T>
 void bias_backward(T* db, const T* delta, int64_t N, int64_t O) {
   constexpr int64_t kColumnsPerItem = 64;
   const int64_t items = (O + kColumnsPerItem - 1) / kColumnsPerItem;
-  const bool parallel = items > 1 && N * O >= (1 << 16);
-  (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t item = 0; item < items; ++item) {
+  for_each_index(items, items > 1 && N * O >= (1 << 16), [&](int64_t item) {
     const int64_t begin = item * kColumnsPerItem, end = std::min(O, begin + kColumnsPerItem);
     for (int64_t o = begin; o < end; ++o) db[o] = T(0);
     for (int64_t n = 0; n < N; ++n) {
       const T* row = delta + n * O;
       for (int64_t o = begin; o < end; ++o) db[o] += row[o];
     }
-  }
+  });
 }
 
 // Rows [first, first + count) of `order` are consecutive indices, so the
@@ -50,11 +48,9 @@ bool is_consecutive(const int64_t* order, int64_t count) {
 // gathers use every thread (each copies whole rows; no result depends on it).
 template <typename T>
 void gather_rows(T* dst, const T* src, const int64_t* rows, int64_t count, int64_t width) {
-  const bool parallel = count * width >= (1 << 16);
-  (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t r = 0; r < count; ++r)
+  for_each_index(count, count * width >= (1 << 16), [&](int64_t r) {
     std::memcpy(dst + r * width, src + rows[r] * width, sizeof(T) * width);
+  });
 }
 
 constexpr int64_t kPredictChunkRows = 2048;  // bounds predict's scratch memory
@@ -62,10 +58,7 @@ constexpr int64_t kPredictChunkRows = 2048;  // bounds predict's scratch memory
 // out[n] = c x[n] (zeros when c is 0), threads over disjoint ranges.
 template <typename T>
 void set_scaled(T* out, const T* x, T c, int64_t n) {
-  const bool parallel = n >= (1 << 18);
-  (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t i = 0; i < n; ++i) out[i] = c == T(0) ? T(0) : c * x[i];
+  for_each_index(n, n >= (1 << 18), [&](int64_t i) { out[i] = c == T(0) ? T(0) : c * x[i]; });
 }
 
 // sum of x[i]^2 in float64, in kLanes interleaved partial sums (added in a
@@ -223,10 +216,7 @@ void Network<T>::drop_units(int64_t l, int64_t N) {
   const T* a = acts_buf_[l].data();
   T* mask = mask_buf_[l].data();
   T* out = dropped_buf_[l].data();
-  const bool parallel = N * O >= (1 << 15);
-  (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t n = 0; n < N; ++n) {
+  for_each_index(N, N * O >= (1 << 15), [&](int64_t n) {
     for (int64_t o = 0; o < O; ++o) {
       const int64_t i = n * O + o;
       // 53 random bits as a uniform draw in [0, 1)
@@ -234,7 +224,7 @@ void Network<T>::drop_units(int64_t l, int64_t N) {
       mask[i] = u < rate ? T(0) : kept;
       out[i] = a[i] * mask[i];
     }
-  }
+  });
 }
 
 template <typename T>

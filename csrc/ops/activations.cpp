@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels.h"
+#include "parallel_for.h"
 
 namespace fastmlp {
 namespace {
@@ -92,26 +93,20 @@ constexpr int64_t kMinParallelElements = 1 << 16;
 
 template <typename T, T (*op)(T, T)>
 void bias_map_rows(T* a, const T* bias, int64_t N, int64_t O, T slope) {
-  const bool parallel = N * O >= kMinParallelElements;
-  (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t n = 0; n < N; ++n) {
+  for_each_index(N, N * O >= kMinParallelElements, [&](int64_t n) {
     T* row = a + n * O;
     if (bias != nullptr) {
       for (int64_t o = 0; o < O; ++o) row[o] = op(row[o] + bias[o], slope);
     } else {
       for (int64_t o = 0; o < O; ++o) row[o] = op(row[o], slope);
     }
-  }
+  });
 }
 
 // Row-wise softmax with the max subtracted so exp() never overflows.
 template <typename T>
 void bias_softmax_rows(T* a, const T* bias, int64_t N, int64_t O) {
-  const bool parallel = N * O >= kMinParallelElements;
-  (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t n = 0; n < N; ++n) {
+  for_each_index(N, N * O >= kMinParallelElements, [&](int64_t n) {
     T* row = a + n * O;
     if (bias != nullptr)
       for (int64_t o = 0; o < O; ++o) row[o] += bias[o];
@@ -124,7 +119,7 @@ void bias_softmax_rows(T* a, const T* bias, int64_t N, int64_t O) {
     }
     const T inv = T(1) / sum;
     for (int64_t o = 0; o < O; ++o) row[o] *= inv;
-  }
+  });
 }
 
 template <typename T, T (*dop)(T, T)>
@@ -140,11 +135,10 @@ void derivative_map(T* dz, const T* da, const T* a, int64_t n, T slope) {
   constexpr int64_t kChunk = 1 << 14;
   if (n < kMinParallelElements) return derivative_span<T, dop>(dz, da, a, n, slope);
   const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
+  for_each_index(chunks, true, [&](int64_t c) {
     const int64_t begin = c * kChunk;
     derivative_span<T, dop>(dz + begin, da + begin, a + begin, std::min(kChunk, n - begin), slope);
-  }
+  });
 }
 
 template <typename T>

@@ -9,6 +9,7 @@
 
 #include "kernels.h"
 #include "ops/optim_step.h"
+#include "parallel_for.h"
 
 namespace fastmlp {
 namespace {
@@ -24,14 +25,11 @@ void optimizer_update_flat(T* params, T* m, T* v, const T* grads, int64_t n, con
     constexpr int64_t kMinParallelUpdate = sizeof(T) == 4 ? 1 << 15 : 1 << 20;
     constexpr int64_t kChunk = 4096;
     const int64_t chunks = (n + kChunk - 1) / kChunk;
-    const bool parallel = n >= kMinParallelUpdate;
-    (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t c = 0; c < chunks; ++c) {
+    for_each_index(chunks, n >= kMinParallelUpdate, [&](int64_t c) {
       const int64_t end = std::min(n, (c + 1) * kChunk);
 #pragma omp simd
       for (int64_t i = c * kChunk; i < end; ++i) step(params[i], m[i], v[i], grads[i]);
-    }
+    });
   });
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "parallel_for.h"
 
 namespace fastmlp {
 namespace {
@@ -44,10 +45,8 @@ inline void transpose_block(T* dW, const CsrRows<T>& X, const T* delta, int64_t 
 template <typename T>
 void csr_dense_forward(T* out, const CsrRows<T>& X, const T* W, int64_t N, int64_t O) {
   const int64_t macs = (X.indptr[N] - X.indptr[0]) * O;
-  const bool parallel = N > 1 && macs >= kMinParallelMacs;
-  (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t r = 0; r < N; ++r) forward_row(out + r * O, X, r, W, O);
+  for_each_index(N, N > 1 && macs >= kMinParallelMacs,
+                 [&](int64_t r) { forward_row(out + r * O, X, r, W, O); });
 }
 
 template <typename T>
@@ -56,12 +55,10 @@ void csr_transpose_dense(T* dW, const CsrRows<T>& X, const T* delta, int64_t N, 
   (void)I;  // only the nonzeros' rows of dW are touched
   const int64_t items = (O + kColumnsPerItem - 1) / kColumnsPerItem;
   const bool parallel = items > 1 && (X.indptr[N] - X.indptr[0]) * O >= kMinParallelMacs;
-  (void)parallel;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t item = 0; item < items; ++item) {
+  for_each_index(items, parallel, [&](int64_t item) {
     const int64_t begin = item * kColumnsPerItem;
     transpose_block(dW, X, delta, N, O, begin, std::min(O, begin + kColumnsPerItem));
-  }
+  });
 }
 
 // The references are written from the definitions, entry by entry, sharing
