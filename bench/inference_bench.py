@@ -14,7 +14,8 @@ holds the median microseconds per call and each contender's ratio to PyTorch.
 
     python bench/inference_bench.py [--threads 2] [--rounds 7] [--quick]
 
-Writes bench/results/inference.md and .json (inference_quick.* with --quick).
+Writes bench/results/inference.md and .json (inference_quick.* with --quick), and a
+full run's table to its section of docs/benchmarks.md.
 """
 
 import argparse
@@ -31,6 +32,7 @@ from _common import (
     median,
     seconds_per_call_samples,
     share_of_peak,
+    update_docs_section,
     write_json,
     write_text,
 )
@@ -90,6 +92,15 @@ def build(rng):
     return contenders, torch
 
 
+def thread_round_trip_ns(threads):
+    """A cache line's round trip between the machine's first two CPUs (ns), or None
+    on one thread: the one-row forward's fork and join pay it (see train_bench.py)."""
+    if threads < 2:
+        return None
+    value = fastmlp._core._thread_round_trip_ns(20000)
+    return value if value > 0 else None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -109,10 +120,11 @@ def main():
         np.testing.assert_allclose(np.asarray(predict(inputs[1]), dtype=np.float64), reference,
                                    rtol=1e-4, atol=1e-6, err_msg=name)
     samples = {(name, rows): [] for name in contenders for rows in inputs}
-    peaks = []
+    peaks, round_trips = [], []
     with blas_threads(args.threads):
         for round_index in range(rounds):
             peaks.append(fma_peak_gflops(args.threads))
+            round_trips.append(thread_round_trip_ns(args.threads))
             for rows, x in inputs.items():
                 for name, predict in contenders.items():
                     per_call = seconds_per_call_samples(
@@ -139,19 +151,27 @@ def main():
     peak_text = (f"the float32 FMA peak of {args.threads} thread(s) measured in this run "
                  f"(`fastmlp._core.fma_peak`, before every round and at the end; median): "
                  f"{peak:.0f} GFLOP/s" if peak else "no FMA peak probe on this CPU")
+    round_trips = [r for r in round_trips if r]
+    trip_text = (f" A cache line's round trip between the two CPUs, before every round: "
+                 f"{min(round_trips):.0f}-{max(round_trips):.0f} ns (median "
+                 f"{median(round_trips):.0f}); a one-row forward on 2 threads forks and joins "
+                 f"once, so it moves with that." if round_trips else "")
     command = " ".join(["python", "bench/inference_bench.py", *sys.argv[1:]])
     text = (f"# Prediction latency ({'quick' if args.quick else 'full'} run)\n\n"
             f"`{command}`: "
             f"{SIZES} ReLU/softmax, float32 input, {args.threads} thread(s), {rounds} rounds, "
-            f"{cpu_model()}; share of peak: 10,000 rows' GFLOP/s over {peak_text}.\n\n{table}\n")
+            f"{cpu_model()}; share of peak: 10,000 rows' GFLOP/s over {peak_text}.{trip_text}\n\n"
+            f"{table}\n")
     print(text)
     stem = "inference_quick" if args.quick else "inference"
     write_text(RESULTS_DIR / f"{stem}.md", text)
     write_json(RESULTS_DIR / f"{stem}.json", {
         "threads": args.threads, "rounds": rounds, "sizes": SIZES, "cpu": cpu_model(),
-        "fma_peak_gflops": peaks,
+        "fma_peak_gflops": peaks, "round_trip_ns": round_trips,
         "seconds_per_call": {f"{name} | {rows} rows": values
                              for (name, rows), values in samples.items()}})
+    if not args.quick:
+        update_docs_section("inference", text)
 
 
 if __name__ == "__main__":
