@@ -135,6 +135,21 @@ def read_bandwidth_gbs(bytes_per_thread, threads, seconds=0.3):
         return None
 
 
+def thread_round_trip_ns():
+    """How long a cache line takes to go between this machine's two CPUs and back
+    (ns, rounded to 0.1), or None without a second CPU.
+
+    A virtual machine's CPUs can sit on cores that share a cache (tens of ns)
+    or not (hundreds), and the hypervisor may move them while a run goes on.
+    Two-thread timings (forks, joins and barriers pay it) are reported with it
+    as a witness; on the benchmark machine it does not explain every slow round.
+    """
+    from fastmlp import _core
+
+    value = _core._thread_round_trip_ns(20000)
+    return round(value, 1) if value > 0 else None
+
+
 def share_of_peak(gflops, peak):
     """'61%' of the peak, or '-' without a probe."""
     return "-" if not peak else f"{100 * gflops / peak:.0f}%"

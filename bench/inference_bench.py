@@ -32,6 +32,7 @@ from _common import (
     median,
     seconds_per_call_samples,
     share_of_peak,
+    thread_round_trip_ns,
     update_docs_section,
     write_json,
     write_text,
@@ -92,15 +93,6 @@ def build(rng):
     return contenders, torch
 
 
-def thread_round_trip_ns(threads):
-    """A cache line's round trip between the machine's first two CPUs (ns), or None
-    on one thread: the one-row forward's fork and join pay it (see train_bench.py)."""
-    if threads < 2:
-        return None
-    value = fastmlp._core._thread_round_trip_ns(20000)
-    return value if value > 0 else None
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -124,7 +116,7 @@ def main():
     with blas_threads(args.threads):
         for round_index in range(rounds):
             peaks.append(fma_peak_gflops(args.threads))
-            round_trips.append(thread_round_trip_ns(args.threads))
+            round_trips.append(thread_round_trip_ns() if args.threads > 1 else None)
             for rows, x in inputs.items():
                 for name, predict in contenders.items():
                     per_call = seconds_per_call_samples(

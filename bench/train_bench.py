@@ -199,19 +199,6 @@ def train_sklearn(data, config):
 TRAINERS = {"fastmlp": train_fastmlp, "pytorch": train_pytorch, "sklearn": train_sklearn}
 
 
-def thread_round_trip_ns():
-    """How long a cache line takes to go between this machine's two CPUs and back.
-
-    A virtual machine's CPUs can sit on cores that share a cache (tens of ns)
-    or not (hundreds), and the hypervisor may move them while a run goes on.
-    Measured before and after each two-thread run, as a witness beside its
-    timing (on the benchmark machine it does not explain every slow round).
-    """
-    fastmlp = common.import_fastmlp_or_exit()
-    value = fastmlp._core._thread_round_trip_ns(20000)
-    return round(value, 1) if value > 0 else None
-
-
 def batch1_bytes_per_step():
     """Bytes one batch-1 step of fastmlp's fused kernels moves (float32, momentum):
     the forward reads the weights of every layer but the first (whose forward
@@ -238,7 +225,7 @@ def run_worker(config):
     common.import_fastmlp_or_exit()  # the data loader lives in fastmlp
     data = load_training_data(config["rows"])
     probe = config["threads"] >= 2
-    before = thread_round_trip_ns() if probe else None
+    before = common.thread_round_trip_ns() if probe else None
     peaks = [common.fma_peak_gflops(config["threads"])]
     roofline = config["framework"] == "fastmlp" and config["batch_size"] == 1
     bandwidths = [batch1_bandwidth(config["threads"])] if roofline else []
@@ -249,7 +236,7 @@ def run_worker(config):
         bandwidths.append(batch1_bandwidth(config["threads"]))
         result["batch1_bandwidth_gbs"] = [b for b in bandwidths if b]
     if probe:
-        result["round_trip_ns"] = [before, thread_round_trip_ns()]
+        result["round_trip_ns"] = [before, common.thread_round_trip_ns()]
     timed = result["epoch_seconds"][config["warmup_epochs"]:]
     result.update(config)
     result["timed_epochs"] = len(timed)
@@ -495,7 +482,8 @@ def render_markdown(results, summary, args, machine, command, wall_seconds):
         f"Fashion-MNIST, {'-'.join(map(str, LAYER_SIZES))} MLP, ReLU, softmax cross-entropy, SGD with "
         f"momentum {MOMENTUM} (constant learning rate {args.learning_rate}"
         + (f"; {args.batch1_learning_rate} at batch 1, where one row per update diverges at the "
-           f"larger rate" if 1 in args.batch_sizes else "")
+           f"larger rate" if 1 in args.batch_sizes and args.batch1_learning_rate < args.learning_rate
+           else "")
         + "), inputs scaled to [0, 1] float32. "
         f"Every epoch visits each of the {args.rows:,} training rows once in ceil(rows / batch) "
         f"updates.{batch1_note}",
