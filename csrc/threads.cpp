@@ -1,5 +1,6 @@
 // Thread count: one place, so every kernel agrees on it.
 #include "kernels.h"
+#include "thread_team.h"
 
 #include <algorithm>
 #include <atomic>
@@ -29,48 +30,41 @@ void set_num_threads(int n) {
 }
 
 double thread_round_trip_ns(int round_trips) {
-#ifdef _OPENMP
   if (round_trips < 1) round_trips = 1;
   alignas(64) std::atomic<int> ball{0};
   double best = -1;
   int team = 1;
-#pragma omp parallel num_threads(2)
-  {
-    const int n = omp_get_num_threads();
-    if (omp_get_thread_num() == 0) team = n;
-    if (n == 2) {
-      const int me = omp_get_thread_num();
-      // Three batches: the fastest is the latency, the others warm up.
-      for (int batch = 0; batch < 3; ++batch) {
-#pragma omp barrier
-        const auto start = std::chrono::steady_clock::now();
-        for (int i = 0; i < round_trips; ++i) {
-          const int serve = 2 * (batch * round_trips + i);
-          if (me == 0) {
-            ball.store(serve + 1, std::memory_order_release);
-            while (ball.load(std::memory_order_acquire) != serve + 2) {
-            }
-          } else {
-            while (ball.load(std::memory_order_acquire) != serve + 1) {
-            }
-            ball.store(serve + 2, std::memory_order_release);
-          }
-        }
+  // On the kernels' thread team: the latency their runs pay.
+  run_team(2, [&](const TeamMember& member) {
+    const int me = member.thread();
+    if (me == 0) team = member.threads();
+    if (member.threads() != 2) return;
+    // Three batches: the fastest is the latency, the others warm up.
+    for (int batch = 0; batch < 3; ++batch) {
+      member.barrier();
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < round_trips; ++i) {
+        const int serve = 2 * (batch * round_trips + i);
         if (me == 0) {
-          const double ns =
-              std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
-                  .count() /
-              round_trips;
-          best = best < 0 ? ns : std::min(best, ns);
+          ball.store(serve + 1, std::memory_order_release);
+          while (ball.load(std::memory_order_acquire) != serve + 2) {
+          }
+        } else {
+          while (ball.load(std::memory_order_acquire) != serve + 1) {
+          }
+          ball.store(serve + 2, std::memory_order_release);
         }
       }
+      if (me == 0) {
+        const double ns =
+            std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+                .count() /
+            round_trips;
+        best = best < 0 ? ns : std::min(best, ns);
+      }
     }
-  }
+  });
   return team == 2 ? best : -1;
-#else
-  (void)round_trips;
-  return -1;
-#endif
 }
 
 }  // namespace fastmlp

@@ -1,7 +1,10 @@
 """Threads: concurrent predict is safe and parallel; concurrent fits are refused."""
 
+import os
+import signal
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -38,6 +41,68 @@ def test_threads_predicting_at_once_match_one_thread(model):
     for result in results:
         for i, out in result.items():
             assert out.tobytes() == expected[i].tobytes()
+
+
+def test_threads_sharing_the_kernel_team_match_one_thread():
+    """Layers wide enough for every product to run on the thread team: while
+    one caller holds it, the others run as teams of one, with the same bits."""
+    rng = np.random.default_rng(3)
+    net = fastmlp.MLP([784, 256, 128, 10], seed=0)
+    batches = [rng.standard_normal((rows, 784)).astype(np.float32)
+               for rows in (1, 1, 7, 128, 1, 600, 1, 64) * 3]
+    fastmlp.set_num_threads(1)
+    try:
+        expected = [net.predict_proba(X) for X in batches]
+    finally:
+        fastmlp.set_num_threads(2)
+    start = threading.Barrier(3)
+
+    def predict_all(offset):
+        start.wait()
+        order = [(offset + i) % len(batches) for i in range(len(batches))]
+        return {i: net.predict_proba(batches[i]) for i in order for _ in range(3)}
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(predict_all, range(3)))
+    for result in results:
+        for i, out in result.items():
+            assert out.tobytes() == expected[i].tobytes()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_runs_kernels_on_a_team_of_its_own():
+    """The parent's workers do not exist in a child of fork(): the child must
+    start its own, not wait for them forever."""
+    rng = np.random.default_rng(4)
+    net = fastmlp.MLP([784, 256, 128, 10], seed=0)
+    X = rng.standard_normal((256, 784)).astype(np.float32)
+    fastmlp.set_num_threads(2)
+    expected = net.predict_proba(X)   # the parent's team now has its worker
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # Python warns about fork() in a process with threads; the child
+        # below only computes, writes and exits.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        try:
+            same = net.predict_proba(X).tobytes() == expected.tobytes()
+            os.write(write_end, b"same" if same else b"different")
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's prediction did not finish within 60 s")
+    with os.fdopen(read_end, "rb") as answer:
+        assert answer.read() == b"same"
 
 
 def test_native_predict_releases_the_gil(model):
@@ -157,7 +222,7 @@ def test_predicting_during_a_fit_never_crashes():
 
 def test_thread_round_trip_probe_measures_something():
     # The training benchmark's witness of where the two CPUs sit: a positive
-    # time per round trip with two OpenMP threads, -1 when there is no OpenMP.
+    # time per round trip between two threads of the kernels' team.
     value = fastmlp._core._thread_round_trip_ns(2000)
     assert value == -1 or 1 <= value < 1e7, value
 

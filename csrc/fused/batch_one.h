@@ -11,10 +11,7 @@
 
 #include "kernels.h"
 #include "ops/optim_step.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "thread_team.h"
 
 namespace fastmlp {
 namespace {
@@ -42,18 +39,13 @@ int64_t row_blocks(int64_t I) { return (I + kRowsPerBlock - 1) / kRowsPerBlock; 
 template <class Body>
 void for_each_block(int64_t I, int64_t O, const Body& body) {
   const int64_t blocks = row_blocks(I);
-#ifdef _OPENMP
   if (I * O >= kMinParallelElements && get_num_threads() > 1) {
-#pragma omp parallel
-    {
-      const int64_t T = omp_get_num_threads(), t = omp_get_thread_num();
+    run_team(get_num_threads(), [&](const TeamMember& member) {
+      const int64_t T = member.threads(), t = member.thread();
       for (int64_t blk = t * blocks / T; blk < (t + 1) * blocks / T; ++blk) body(blk);
-    }
+    });
     return;
   }
-#else
-  (void)O;
-#endif
   for (int64_t blk = 0; blk < blocks; ++blk) body(blk);
 }
 

@@ -28,6 +28,7 @@
 #include "aligned.h"
 #include "gemm/bf16.h"
 #include "kernels.h"
+#include "thread_team.h"
 
 namespace fastmlp {
 namespace {
@@ -247,17 +248,18 @@ void gemm_bf16_avx512(float* C, int64_t ldc, const float* A, int64_t lda, bool t
     return;
   }
   // Converting A in 4 parts per thread spreads it evenly with the slivers.
-  // The items loop has no barrier of its own: the region's end is the one needed.
+  // One barrier, after both: every item reads slivers and rows of A that
+  // other members may have prepared.
   const int64_t a_parts = 4 * threads;
-#pragma omp parallel
-  {
-#pragma omp for schedule(static) nowait
-    for (int64_t s = 0; s < n_slivers; ++s) pack_b_sliver(packed_b + s * kp * NR, g, s, kp);
-#pragma omp for schedule(static)
-    for (int64_t part = 0; part < a_parts; ++part) convert_part(part, a_parts);
-#pragma omp for schedule(static) nowait
-    for (int64_t item = 0; item < n_items; ++item) run_item(item);
-  }
+  run_team(static_cast<int>(threads), [&](const TeamMember& member) {
+    for (int64_t s = member.share_begin(n_slivers); s < member.share_end(n_slivers); ++s)
+      pack_b_sliver(packed_b + s * kp * NR, g, s, kp);
+    for (int64_t part = member.share_begin(a_parts); part < member.share_end(a_parts); ++part)
+      convert_part(part, a_parts);
+    member.barrier();
+    for (int64_t item = member.share_begin(n_items); item < member.share_end(n_items); ++item)
+      run_item(item);
+  });
 }
 
 }  // namespace fastmlp

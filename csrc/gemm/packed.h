@@ -34,10 +34,7 @@
 #include <vector>
 
 #include "kernels.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "thread_team.h"
 
 namespace fastmlp {
 namespace {
@@ -285,19 +282,14 @@ void gemv(T* c, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb, 
   // Serial calls skip the OpenMP runtime entirely: at batch size 1 its
   // entry cost alone is a sizable share of a small layer.
   if (!parallel) return columns(0, Nc);
-    // Each thread takes one contiguous run of columns (a multiple of 16 wide).
-    // Every output is one ascending-k chain wherever the split falls, so the
-    // result does not depend on the thread count.
-#ifdef _OPENMP
-#pragma omp parallel
-  {
-    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+  // Each thread takes one contiguous run of columns (a multiple of 16 wide).
+  // Every output is one ascending-k chain wherever the split falls, so the
+  // result does not depend on the thread count.
+  run_team(get_num_threads(), [&](const TeamMember& member) {
+    const int64_t threads = member.threads(), t = member.thread();
     const int64_t units = (Nc + 15) / 16;
     columns(std::min(Nc, t * units / threads * 16), std::min(Nc, (t + 1) * units / threads * 16));
-  }
-#else
-  columns(0, Nc);
-#endif
+  });
 }
 
 // C[M, 1] (+)= op(A)[M, K] op(B)[K, 1] (a single-output layer: binary logistic
@@ -503,21 +495,17 @@ void gemm_tiles(const GemmArgs<typename V::T>& g) {
     for (int64_t it = 0; it < n_items; ++it) plan.run_item(it);
     return;
   }
-#ifdef _OPENMP
-#pragma omp parallel
-#endif
-  {
+  // Slivers and items both split in order (schedule(static)), so with one
+  // column block per thread each packs the slivers it then multiplies.
+  run_team(static_cast<int>(threads), [&](const TeamMember& member) {
     if (pack) {
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (int64_t s = 0; s < n_slivers; ++s) plan.pack_b(s);
+      const int64_t end = member.share_end(n_slivers);
+      for (int64_t s = member.share_begin(n_slivers); s < end; ++s) plan.pack_b(s);
+      member.barrier();
     }
-#ifdef _OPENMP
-#pragma omp for schedule(static) nowait  // the region's end is the barrier
-#endif
-    for (int64_t it = 0; it < n_items; ++it) plan.run_item(it);
-  }
+    const int64_t end = member.share_end(n_items);
+    for (int64_t it = member.share_begin(n_items); it < end; ++it) plan.run_item(it);
+  });
 }
 
 template <class V>

@@ -14,10 +14,7 @@
 #include "isa/cpu_features.h"
 #include "isa/kernel_table.h"
 #include "kernels.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "thread_team.h"
 
 namespace fastmlp {
 namespace {
@@ -117,27 +114,25 @@ void read_pass_zmm(const char* p, int64_t bytes) {
 #endif
 
 // Seconds of the slowest of `threads` threads each running work(t); every
-// thread first runs prepare(t), and all start together after a barrier.
+// thread first runs prepare(t), and all start together after a barrier. On
+// the kernels' own thread team, so a probe measures the threads they run on.
 template <class Prepare, class Work>
 double slowest_thread_seconds(int threads, const Prepare& prepare, const Work& work) {
   std::vector<double> seconds(threads, 0.0);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
-#endif
-  {
-#ifdef _OPENMP
-    const int t = omp_get_thread_num();
-#else
-    const int t = 0;
-#endif
+  int team_size = 0;
+  run_team(threads, [&](const TeamMember& member) {
+    const int t = member.thread();
+    if (t == 0) team_size = member.threads();
     prepare(t);
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
+    member.barrier();
     const auto start = std::chrono::steady_clock::now();
     work(t);
     seconds[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  }
+  });
+  if (team_size != threads)
+    throw std::runtime_error("a machine probe asked for " + std::to_string(threads) +
+                             " threads and got " + std::to_string(team_size) +
+                             " (another fastmlp call was running, or no thread could be started)");
   return *std::max_element(seconds.begin(), seconds.end());
 }
 
