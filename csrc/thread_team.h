@@ -10,7 +10,8 @@
 // for a count to reach zero.
 //
 // Workers spin on their mailbox for a couple of milliseconds after a run,
-// then sleep on a condition variable, so an idle process costs no CPU. The
+// then sleep on a condition variable, so an idle process costs no CPU; every
+// spin-wait yields now and then, for teams larger than the machine. The
 // team serves one run at a time: a call made while it is busy (another
 // thread's kernel, or a kernel called from inside a run) runs as a team of
 // one in the calling thread, which gives the same bits, since every kernel's

@@ -50,11 +50,12 @@ def test_threads_sharing_the_kernel_team_match_one_thread():
     net = fastmlp.MLP([784, 256, 128, 10], seed=0)
     batches = [rng.standard_normal((rows, 784)).astype(np.float32)
                for rows in (1, 1, 7, 128, 1, 600, 1, 64) * 3]
+    previous = fastmlp.get_num_threads()
     fastmlp.set_num_threads(1)
     try:
         expected = [net.predict_proba(X) for X in batches]
     finally:
-        fastmlp.set_num_threads(2)
+        fastmlp.set_num_threads(previous)
     start = threading.Barrier(3)
 
     def predict_all(offset):
@@ -69,6 +70,26 @@ def test_threads_sharing_the_kernel_team_match_one_thread():
             assert out.tobytes() == expected[i].tobytes()
 
 
+def test_more_threads_than_cpus_give_the_same_bits():
+    """A team larger than the machine (its members then share CPUs, and
+    waiters must give theirs away) trains and predicts as one thread does."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((600, 784)).astype(np.float32)
+    y = np.arange(600) % 10
+    threads = 2 * (os.cpu_count() or 1) + 1
+    results = {}
+    previous = fastmlp.get_num_threads()
+    try:
+        for count in (1, threads):
+            fastmlp.set_num_threads(count)
+            net = fastmlp.MLP([784, 256, 128, 10], seed=0).fit(X, y, epochs=1, batch_size=128)
+            results[count] = (net.params.copy(), net.predict_proba(X[:1]), net.predict_proba(X))
+    finally:
+        fastmlp.set_num_threads(previous)
+    for one, many in zip(results[1], results[threads]):
+        assert one.tobytes() == many.tobytes()
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_runs_kernels_on_a_team_of_its_own():
     """The parent's workers do not exist in a child of fork(): the child must
@@ -76,8 +97,16 @@ def test_a_forked_child_runs_kernels_on_a_team_of_its_own():
     rng = np.random.default_rng(4)
     net = fastmlp.MLP([784, 256, 128, 10], seed=0)
     X = rng.standard_normal((256, 784)).astype(np.float32)
+    previous = fastmlp.get_num_threads()
     fastmlp.set_num_threads(2)
-    expected = net.predict_proba(X)   # the parent's team now has its worker
+    try:
+        expected = net.predict_proba(X)   # the parent's team now has its worker
+        _predict_in_a_forked_child(net, X, expected)
+    finally:
+        fastmlp.set_num_threads(previous)
+
+
+def _predict_in_a_forked_child(net, X, expected):
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():
         # Python warns about fork() in a process with threads; the child
