@@ -41,7 +41,7 @@ int get_num_threads();
 void set_num_threads(int n);
 // Nanoseconds for one cache line to go from one thread to another and back
 // (two threads bouncing an atomic counter, best of three batches of
-// round_trips, on the thread team); -1 without a second thread. A benchmark reads it to
+// round_trips, on the thread team); -1 without a second CPU or while the team is busy. A benchmark reads it to
 // see whether its two threads share a cache (tens of ns) or not (hundreds).
 double thread_round_trip_ns(int round_trips);
 

@@ -15,7 +15,8 @@
 #include <immintrin.h>
 #define FASTMLP_CPU_RELAX() _mm_pause()
 #elif defined(__aarch64__)
-#define FASTMLP_CPU_RELAX() __asm__ __volatile__("yield")
+#define FASTMLP_CPU_RELAX() \
+  __asm__ __volatile__("isb")  // as long as x86's pause; "yield" is a cycle
 #else
 #define FASTMLP_CPU_RELAX() ((void)0)
 #endif
@@ -92,7 +93,9 @@ class ThreadTeam {
     crowded_.store(crowded(threads), std::memory_order_relaxed);
     pending_.store(threads - 1, std::memory_order_relaxed);
     const uint64_t sequence = ++sequence_;
-    for (int w = 0; w < threads - 1; ++w) post(*workers_[w], sequence);
+    bool asleep = false;
+    for (int w = 0; w < threads - 1; ++w) asleep |= post(*workers_[w], sequence);
+    if (asleep) wake_sleepers();
     body(context, TeamMember(this, 0, threads));
     SpinWait wait(crowded(threads));
     while (pending_.load(std::memory_order_acquire) != 0) wait.once();
@@ -119,33 +122,43 @@ class ThreadTeam {
   };
 
   // Starts workers until there are `wanted`; returns how many there are.
+  // Once a thread cannot be had (or its bookkeeping cannot be allocated),
+  // the team stays at the size it has rather than retry on every run.
   int grow_to(int wanted) {
-    while (static_cast<int>(workers_.size()) < wanted) {
-      workers_.push_back(std::make_unique<Worker>());
+    while (!full_ && static_cast<int>(workers_.size()) < wanted) {
+      try {
+        workers_.push_back(std::make_unique<Worker>());
+      } catch (const std::exception&) {
+        full_ = true;
+        break;
+      }
       Worker* w = workers_.back().get();
       w->index = static_cast<int>(workers_.size()) - 1;
       try {
         std::thread([this, w] { work(*w); }).detach();
-      } catch (const std::system_error&) {
-        workers_.pop_back();  // no more threads to be had: run with those there are
-        break;
+      } catch (const std::exception&) {
+        workers_.pop_back();
+        full_ = true;
       }
     }
     return std::min<int>(wanted, static_cast<int>(workers_.size()));
   }
 
-  // The store and the load are sequentially consistent, as are the worker's
-  // store to `sleeping` and load of `posted`: either it sees this post, or
-  // this sees it going to sleep and wakes it (under the mutex, so the
-  // notification cannot fall between its check and its wait).
-  void post(Worker& w, uint64_t sequence) {
+  // Gives the worker a run; true if it may be asleep. The store and the load
+  // are sequentially consistent, as are the worker's store to `sleeping` and
+  // load of `posted`: either it sees this post, or this sees it going to
+  // sleep, and then wake_sleepers reaches it.
+  bool post(Worker& w, uint64_t sequence) {
     w.posted.store(sequence, std::memory_order_seq_cst);
-    if (w.sleeping.load(std::memory_order_seq_cst)) {
-      {
-        std::lock_guard<std::mutex> lock(sleep_mutex_);
-      }
-      wake_.notify_all();
-    }
+    return w.sleeping.load(std::memory_order_seq_cst);
+  }
+
+  // Taking the mutex first means a worker between its check of `posted` and
+  // its wait (it holds the mutex there) is waiting by the time of the notify.
+  void wake_sleepers() {
+    sleep_mutex_.lock();
+    sleep_mutex_.unlock();
+    wake_.notify_all();
   }
 
   uint64_t wait_for_post(Worker& w, uint64_t seen) {
@@ -182,6 +195,7 @@ class ThreadTeam {
   int threads_ = 1;
   std::atomic<bool> crowded_{false};  // the last run had more threads than CPUs
   uint64_t sequence_ = 0;
+  bool full_ = false;  // a worker could not be started: no more tries
   std::vector<std::unique_ptr<Worker>> workers_;
 
   alignas(64) std::atomic<int> pending_{0};  // workers still in the current run
@@ -209,15 +223,14 @@ void forget_team_in_child() {
   the_team.store(nullptr, std::memory_order_relaxed);
   team_busy.clear(std::memory_order_relaxed);
 }
+// Registered when the library loads, before any thread can fork.
+[[maybe_unused]] const int fork_handler_registered =
+    pthread_atfork(nullptr, nullptr, forget_team_in_child);
 #endif
 
 ThreadTeam& team() {
   ThreadTeam* t = the_team.load(std::memory_order_acquire);
   if (t == nullptr) {
-#if !defined(_WIN32)
-    static const bool registered = (pthread_atfork(nullptr, nullptr, forget_team_in_child), true);
-    (void)registered;
-#endif
     t = new ThreadTeam();
     the_team.store(t, std::memory_order_release);
   }
@@ -229,8 +242,12 @@ ThreadTeam& team() {
 void run_team_erased(int threads, TeamBody body, const void* context) {
   if (threads <= 1 || team_busy.test_and_set(std::memory_order_acquire))
     return body(context, TeamMember(nullptr, 0, 1));
+  struct Release {
+    ~Release() { team_busy.clear(std::memory_order_release); }
+  } release;
   team().run(threads, body, context);
-  team_busy.clear(std::memory_order_release);
 }
+
+bool team_outnumbers_cpus(int threads) { return crowded(threads); }
 
 }  // namespace fastmlp

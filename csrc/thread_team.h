@@ -51,17 +51,22 @@ class TeamMember {
 using TeamBody = void (*)(const void* context, const TeamMember& member);
 
 // body(context, member) on `threads` threads, the caller as member 0; returns
-// when every member has returned. The body must not throw.
+// when every member has returned. A body that throws ends the process (as an
+// exception leaving an OpenMP region does): the other members may still be
+// using what the caller's frame holds.
 void run_team_erased(int threads, TeamBody body, const void* context);
 
 template <class Body>
 void run_team(int threads, const Body& body) {
   run_team_erased(
       threads,
-      [](const void* context, const TeamMember& member) {
+      [](const void* context, const TeamMember& member) noexcept {
         (*static_cast<const Body*>(context))(member);
       },
       &body);
 }
+
+// Whether a team of `threads` has more threads than this process has CPUs.
+bool team_outnumbers_cpus(int threads);
 
 }  // namespace fastmlp

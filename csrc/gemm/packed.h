@@ -495,12 +495,12 @@ void gemm_tiles(const GemmArgs<typename V::T>& g) {
     for (int64_t it = 0; it < n_items; ++it) plan.run_item(it);
     return;
   }
-  // Slivers and items both split in order (schedule(static)), so with one
-  // column block per thread each packs the slivers it then multiplies.
+  // Slivers are packed in the column blocks' own split (run_item's), so with
+  // one column block per thread each packs exactly the slivers it multiplies.
   run_team(static_cast<int>(threads), [&](const TeamMember& member) {
     if (pack) {
-      const int64_t end = member.share_end(n_slivers);
-      for (int64_t s = member.share_begin(n_slivers); s < end; ++s) plan.pack_b(s);
+      const int64_t t = member.thread(), T = member.threads();
+      for (int64_t s = t * n_slivers / T; s < (t + 1) * n_slivers / T; ++s) plan.pack_b(s);
       member.barrier();
     }
     const int64_t end = member.share_end(n_items);
