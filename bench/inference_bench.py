@@ -146,8 +146,9 @@ def main():
     round_trips = [r for r in round_trips if r]
     trip_text = (f" A cache line's round trip between the two CPUs, before every round: "
                  f"{min(round_trips):.0f}-{max(round_trips):.0f} ns (median "
-                 f"{median(round_trips):.0f}); a one-row forward on 2 threads forks and joins "
-                 f"once, so it moves with that." if round_trips else "")
+                 f"{median(round_trips):.0f}); a one-row forward on 2 threads hands its first "
+                 f"layer to the thread team once (one round trip), so it moves with that."
+                 if round_trips else "")
     command = " ".join(["python", "bench/inference_bench.py", *sys.argv[1:]])
     text = (f"# Prediction latency ({'quick' if args.quick else 'full'} run)\n\n"
             f"`{command}`: "
