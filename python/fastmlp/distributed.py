@@ -34,6 +34,7 @@ import contextlib
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -49,6 +50,11 @@ from .errors import DistributedError
 _FAILURE_TAG = 7331
 # How long a rank that failed lets the others print their errors before it aborts.
 _ABORT_GRACE_SECONDS = 2.0
+# How long a rank told of another's failure waits at exit before it aborts:
+# MPI_Abort ends every rank at once, and mpiexec may drop what the ranks
+# printed last (this rank's error, the failing rank's traceback) unless it
+# has had a moment to pass it on.
+_NOTIFIED_GRACE_SECONDS = 0.5
 # A wait polls flat out for _SPIN_SECONDS (each poll drives MPICH's
 # progress, so a sum between ranks on cores of their own finishes soonest),
 # then yields the core between polls (ranks may share cores: the partner may
@@ -144,7 +150,7 @@ class Communicator:
         if self._control.Iprobe(source=self._MPI.ANY_SOURCE, tag=_FAILURE_TAG, status=status):
             source = status.Get_source()
             message = self._control.recv(source=source, tag=_FAILURE_TAG)
-            self._mark_broken(grace=False)
+            self._mark_broken(grace=_NOTIFIED_GRACE_SECONDS)
             raise DistributedError(f"rank {source} of {self.size} failed, so this rank "
                                    f"(rank {self.rank}) stops too: {message}")
 
@@ -277,9 +283,9 @@ class Communicator:
         deadline = time.perf_counter() + 0.5
         while requests and time.perf_counter() < deadline:
             requests = [r for r in requests if not r.Test()]
-        self._mark_broken(grace=True)
+        self._mark_broken(grace=_ABORT_GRACE_SECONDS)
 
-    def _mark_broken(self, *, grace: bool) -> None:
+    def _mark_broken(self, *, grace: float) -> None:
         self.broken = True
         _abort_at_exit(self._MPI, grace)
 
@@ -327,21 +333,23 @@ def _describe(error: BaseException) -> str:
 
 
 _abort_registered = False
-_abort_grace = False
+_abort_grace = 0.0
 
 
-def _abort_at_exit(MPI: Any, grace: bool) -> None:
-    """After a failure, end with MPI_Abort at exit: a collective left half-done
-    would make MPI_Finalize wait forever."""
+def _abort_at_exit(MPI: Any, grace: float) -> None:
+    """After a failure, end with MPI_Abort at exit, `grace` seconds (the
+    longest asked for) after the interpreter starts to exit: a collective left
+    half-done would make MPI_Finalize wait forever."""
     global _abort_registered, _abort_grace
-    _abort_grace = _abort_grace or grace
+    _abort_grace = max(_abort_grace, grace)
     if _abort_registered:
         return
     _abort_registered = True
 
     def abort() -> None:
-        if _abort_grace:
-            time.sleep(_ABORT_GRACE_SECONDS)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        time.sleep(_abort_grace)
         MPI.COMM_WORLD.Abort(1)
 
     atexit.register(abort)
