@@ -91,14 +91,15 @@ class ThreadTeam {
     body_ = body;
     context_ = context;
     threads_ = threads;
-    crowded_.store(crowded(threads), std::memory_order_relaxed);
+    const bool oversubscribed = crowded(threads);
+    crowded_.store(oversubscribed, std::memory_order_relaxed);
     pending_.store(threads - 1, std::memory_order_relaxed);
     const uint64_t sequence = ++sequence_;
     bool asleep = false;
     for (int w = 0; w < threads - 1; ++w) asleep |= post(*workers_[w], sequence);
     if (asleep) wake_sleepers();
     body(context, TeamMember(this, 0, threads));
-    SpinWait wait(crowded(threads));
+    SpinWait wait(oversubscribed);
     while (pending_.load(std::memory_order_acquire) != 0) wait.once();
   }
 

@@ -42,8 +42,8 @@ void for_each_block(int64_t I, int64_t O, const Body& body) {
   const int64_t blocks = row_blocks(I);
   if (I * O >= kMinParallelElements && get_num_threads() > 1) {
     run_team(get_num_threads(), [&](const TeamMember& member) {
-      const int64_t T = member.threads(), t = member.thread();
-      for (int64_t blk = t * blocks / T; blk < (t + 1) * blocks / T; ++blk) body(blk);
+      const int64_t end = member.share_end(blocks);
+      for (int64_t blk = member.share_begin(blocks); blk < end; ++blk) body(blk);
     });
     return;
   }

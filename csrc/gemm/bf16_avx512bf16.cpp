@@ -254,8 +254,7 @@ void gemm_bf16_avx512(float* C, int64_t ldc, const float* A, int64_t lda, bool t
   run_team(static_cast<int>(threads), [&](const TeamMember& member) {
     // In the column blocks' split (run_item's): each member packs the
     // slivers it multiplies when it has a column block of its own.
-    const int64_t t = member.thread(), T = member.threads();
-    for (int64_t s = t * n_slivers / T; s < (t + 1) * n_slivers / T; ++s)
+    for (int64_t s = member.share_begin(n_slivers); s < member.share_end(n_slivers); ++s)
       pack_b_sliver(packed_b + s * kp * NR, g, s, kp);
     for (int64_t part = member.share_begin(a_parts); part < member.share_end(a_parts); ++part)
       convert_part(part, a_parts);

@@ -286,9 +286,9 @@ void gemv(T* c, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb, 
   // Every output is one ascending-k chain wherever the split falls, so the
   // result does not depend on the thread count.
   run_team(get_num_threads(), [&](const TeamMember& member) {
-    const int64_t threads = member.threads(), t = member.thread();
     const int64_t units = (Nc + 15) / 16;
-    columns(std::min(Nc, t * units / threads * 16), std::min(Nc, (t + 1) * units / threads * 16));
+    columns(std::min(Nc, 16 * member.share_begin(units)),
+            std::min(Nc, 16 * member.share_end(units)));
   });
 }
 
@@ -499,8 +499,8 @@ void gemm_tiles(const GemmArgs<typename V::T>& g) {
   // one column block per thread each packs exactly the slivers it multiplies.
   run_team(static_cast<int>(threads), [&](const TeamMember& member) {
     if (pack) {
-      const int64_t t = member.thread(), T = member.threads();
-      for (int64_t s = t * n_slivers / T; s < (t + 1) * n_slivers / T; ++s) plan.pack_b(s);
+      const int64_t end = member.share_end(n_slivers);
+      for (int64_t s = member.share_begin(n_slivers); s < end; ++s) plan.pack_b(s);
       member.barrier();
     }
     const int64_t end = member.share_end(n_items);
