@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastmlp
+from fastmlp._threads import native_threads
 
 
 def _data(n=400, features=20, classes=4, seed=0):
@@ -24,23 +25,29 @@ def model():
     return fastmlp.MLP([20, 32, 16, 4], seed=0, normalize="zscore").fit(X, y, epochs=2)
 
 
+def _assert_callers_at_once_match(predict, batches, expected, callers, repeats=1):
+    """`callers` Python threads start together, each predicting every batch
+    `repeats` times from its own offset; every answer has expected's bits."""
+    start = threading.Barrier(callers)
+
+    def predict_all(offset):
+        start.wait()
+        order = [(offset + i) % len(batches) for i in range(len(batches))]
+        return [(i, predict(batches[i])) for i in order for _ in range(repeats)]
+
+    with ThreadPoolExecutor(callers) as pool:
+        results = list(pool.map(predict_all, range(callers)))
+    for result in results:
+        for i, out in result:
+            assert out.tobytes() == expected[i].tobytes()
+
+
 def test_threads_predicting_at_once_match_one_thread(model):
     rng = np.random.default_rng(1)
     batches = [rng.standard_normal((int(rng.integers(1, 3000)), 20)).astype(np.float32)
                for _ in range(24)]
     expected = [model.predict_proba(X) for X in batches]
-    start = threading.Barrier(4)
-
-    def predict_all(offset):
-        start.wait()
-        order = [(offset + i) % len(batches) for i in range(len(batches))]
-        return {i: model.predict_proba(batches[i]) for i in order}
-
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(predict_all, range(4)))
-    for result in results:
-        for i, out in result.items():
-            assert out.tobytes() == expected[i].tobytes()
+    _assert_callers_at_once_match(model.predict_proba, batches, expected, callers=4)
 
 
 def test_threads_sharing_the_kernel_team_match_one_thread():
@@ -50,24 +57,9 @@ def test_threads_sharing_the_kernel_team_match_one_thread():
     net = fastmlp.MLP([784, 256, 128, 10], seed=0)
     batches = [rng.standard_normal((rows, 784)).astype(np.float32)
                for rows in (1, 1, 7, 128, 1, 600, 1, 64) * 3]
-    previous = fastmlp.get_num_threads()
-    fastmlp.set_num_threads(1)
-    try:
+    with native_threads(1):
         expected = [net.predict_proba(X) for X in batches]
-    finally:
-        fastmlp.set_num_threads(previous)
-    start = threading.Barrier(3)
-
-    def predict_all(offset):
-        start.wait()
-        order = [(offset + i) % len(batches) for i in range(len(batches))]
-        return {i: net.predict_proba(batches[i]) for i in order for _ in range(3)}
-
-    with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(predict_all, range(3)))
-    for result in results:
-        for i, out in result.items():
-            assert out.tobytes() == expected[i].tobytes()
+    _assert_callers_at_once_match(net.predict_proba, batches, expected, callers=3, repeats=3)
 
 
 def test_more_threads_than_cpus_give_the_same_bits():
@@ -78,14 +70,10 @@ def test_more_threads_than_cpus_give_the_same_bits():
     y = np.arange(600) % 10
     threads = 2 * (os.cpu_count() or 1) + 1
     results = {}
-    previous = fastmlp.get_num_threads()
-    try:
-        for count in (1, threads):
-            fastmlp.set_num_threads(count)
+    for count in (1, threads):
+        with native_threads(count):
             net = fastmlp.MLP([784, 256, 128, 10], seed=0).fit(X, y, epochs=1, batch_size=128)
             results[count] = (net.params.copy(), net.predict_proba(X[:1]), net.predict_proba(X))
-    finally:
-        fastmlp.set_num_threads(previous)
     for one, many in zip(results[1], results[threads]):
         assert one.tobytes() == many.tobytes()
 
@@ -97,13 +85,9 @@ def test_a_forked_child_runs_kernels_on_a_team_of_its_own():
     rng = np.random.default_rng(4)
     net = fastmlp.MLP([784, 256, 128, 10], seed=0)
     X = rng.standard_normal((256, 784)).astype(np.float32)
-    previous = fastmlp.get_num_threads()
-    fastmlp.set_num_threads(2)
-    try:
+    with native_threads(2):
         expected = net.predict_proba(X)   # the parent's team now has its worker
         _predict_in_a_forked_child(net, X, expected)
-    finally:
-        fastmlp.set_num_threads(previous)
 
 
 def _predict_in_a_forked_child(net, X, expected):
